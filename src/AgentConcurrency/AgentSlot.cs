@@ -1,0 +1,86 @@
+using AgentConcurrency.Internal;
+
+namespace AgentConcurrency;
+
+/// <summary>
+/// One held slot of an agent: one run. Dispose it (<c>using</c> or <c>await using</c>) to release the run.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A slot is a small value that points at the run it was granted for and at the version of that run. Releasing it twice,
+/// from a copy, or after the run was released another way (<see cref="IAgentConcurrencyLimiter.ReleaseRunSlot"/>,
+/// <see cref="IAgentConcurrencyLimiter.ReleaseSessionSlot"/>, or another slot of the same run) does nothing, so a stale
+/// slot can never free a permit twice or free a later run that reused its id.
+/// </para>
+/// <para>The <see langword="default"/> slot holds nothing; disposing it does nothing.</para>
+/// </remarks>
+public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<AgentSlot>
+{
+    private readonly RunRecord? _run;
+    private readonly long _version;
+    private readonly string? _agentId;
+
+    internal AgentSlot(RunRecord run, string agentId, TimeSpan waitTime)
+    {
+        _run = run;
+        _version = run.Version;
+        _agentId = agentId;
+        SessionId = run.Session?.Id;
+        RunId = run.RunId;
+        WaitTime = waitTime;
+    }
+
+    /// <summary>Gets the id of the agent the slot belongs to; empty for the <see langword="default"/> slot.</summary>
+    public string AgentId => _agentId ?? string.Empty;
+
+    /// <summary>Gets the session the run belongs to, if any.</summary>
+    public string? SessionId { get; }
+
+    /// <summary>Gets the run's id, if it has one.</summary>
+    public string? RunId { get; }
+
+    /// <summary>Gets how long the request waited in the queue before it was granted; zero when it was granted at once.</summary>
+    public TimeSpan WaitTime { get; }
+
+    /// <summary>
+    /// Gets whether the run this slot was granted for is still active: false once it was released by this slot, a copy,
+    /// another slot of the same run, its run id or its session, and for the <see langword="default"/> slot.
+    /// </summary>
+    public bool IsHeld => _run is not null && _run.IsVersion(_version);
+
+    /// <summary>Indicates whether two slots are the same grant of the same run.</summary>
+    /// <param name="left">The first slot.</param>
+    /// <param name="right">The second slot.</param>
+    /// <returns><see langword="true"/> when both point at the same grant.</returns>
+    public static bool operator ==(AgentSlot left, AgentSlot right) => left.Equals(right);
+
+    /// <summary>Indicates whether two slots are different grants.</summary>
+    /// <param name="left">The first slot.</param>
+    /// <param name="right">The second slot.</param>
+    /// <returns><see langword="true"/> when they point at different grants.</returns>
+    public static bool operator !=(AgentSlot left, AgentSlot right) => !left.Equals(right);
+
+    /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
+    public void Dispose() => _run?.Owner.Release(_run, _version);
+
+    /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
+    /// <returns>A completed task: releasing never waits.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return default;
+    }
+
+    /// <inheritdoc/>
+    public bool Equals(AgentSlot other) => ReferenceEquals(_run, other._run) && _version == other._version;
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is AgentSlot other && Equals(other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(_run, _version);
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        $"AgentSlot(Agent = {AgentId}, Session = {SessionId ?? "-"}, Run = {RunId ?? "-"}, Held = {IsHeld})";
+}

@@ -1,0 +1,733 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
+
+namespace AgentConcurrency.Internal;
+
+/// <summary>
+/// Every counter of a limiter (gates, runs, sessions, sources) and its one queue, under one short lock. It never validates
+/// arguments and never calls user code while holding the lock.
+/// </summary>
+/// <remarks>
+/// After every change made under the lock, every waiter whose needs all fit has been granted (the scan). That invariant
+/// is what lets a newcomer be granted at once exactly when its own needs fit: no waiter ahead of it could use the
+/// capacity, or the scan would already have granted it, so the fast path never barges.
+/// </remarks>
+internal sealed class LimiterState : IDisposable
+{
+    // The sweep runs every IdleAgentTimeout / 4 and drops a gate at the fifth tick after it went idle: after more than
+    // IdleAgentTimeout and at most a quarter more, with no timestamp taken on the hot path.
+    private const int SweepTicksPerIdleTimeout = 4;
+
+    // Enough records for the runs of a busy host; a burst beyond it allocates and leaves them to the GC.
+    private const int MaxPooledRuns = 256;
+
+    private readonly Lock _sync = new();
+    private readonly LimiterSettings _settings;
+    private readonly TimeProvider _timeProvider;
+    private readonly Dictionary<string, AgentGate> _gates = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RunRecord> _runsById = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _sourceCounts = new(StringComparer.Ordinal);
+    private readonly WaiterQueue _waiters = new();
+    private readonly IdleGateList _idleGates = new();
+    private readonly ITimer? _idleSweepTimer;
+    private RunRecord? _freeRuns;
+    private int _freeRunCount;
+    private int _activeRuns;
+    private int _waitersWithRunId;
+    private long _sweepTick;
+    private bool _disposed;
+
+    public LimiterState(LimiterSettings settings, TimeProvider timeProvider)
+    {
+        _settings = settings;
+        _timeProvider = timeProvider;
+        if (settings.IdleAgentTimeout != Timeout.InfiniteTimeSpan)
+        {
+            var period = TimeSpan.FromTicks(Math.Max(1, settings.IdleAgentTimeout.Ticks / SweepTicksPerIdleTimeout));
+
+            // The timer holds the state weakly, so a limiter nobody references (and nobody disposed) can still be collected.
+            _idleSweepTimer = timeProvider.CreateTimer(
+                static state =>
+                {
+                    if (((WeakReference<LimiterState>)state!).TryGetTarget(out var limiterState))
+                    {
+                        limiterState.SweepIdleGates();
+                    }
+                },
+                new WeakReference<LimiterState>(this),
+                period,
+                period);
+        }
+    }
+
+    public ValueTask<AgentSlot> AcquireAsync(string agentId, int limit, AcquireOptions options, CancellationToken cancellationToken)
+    {
+        var completions = default(CompletionList);
+        Waiter waiter;
+        TimeSpan? timeout;
+        try
+        {
+            lock (_sync)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
+                if (TryGrantNowUnsynchronized(gate, options, ref completions, out var slot, out var blocker))
+                {
+                    return new ValueTask<AgentSlot>(slot);
+                }
+
+                timeout = options.QueueTimeout ?? _settings.QueueTimeout;
+                if (RefuseUnsynchronized(gate, blocker, timeout) is { } refusal)
+                {
+                    return ValueTask.FromException<AgentSlot>(refusal);
+                }
+
+                waiter = EnqueueUnsynchronized(gate, options);
+            }
+        }
+        finally
+        {
+            completions.CompleteAll();
+        }
+
+        return WaitForGrantAsync(waiter, timeout, cancellationToken);
+    }
+
+    public bool TryAcquire(string agentId, int limit, AcquireOptions options, out AgentSlot slot)
+    {
+        var completions = default(CompletionList);
+        try
+        {
+            lock (_sync)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
+                return TryGrantNowUnsynchronized(gate, options, ref completions, out slot, out _);
+            }
+        }
+        finally
+        {
+            completions.CompleteAll();
+        }
+    }
+
+    public SlotResult TryAcquireSessionSlot(string sessionId)
+    {
+        lock (_sync)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+            if (_sessions.TryGetValue(sessionId, out var session))
+            {
+                session.Pinned = true;
+                return SlotResult.Success;
+            }
+
+            if (_sessions.Count >= _settings.MaxParallelSessions)
+            {
+                return SlotResult.Failed(ConcurrencyErrorCode.MaxSessionsExceeded);
+            }
+
+            _sessions.Add(sessionId, new SessionRecord(sessionId) { Pinned = true });
+            return SlotResult.Success;
+        }
+    }
+
+    public SlotResult TryAcquireRunSlot(string sessionId, string runId)
+    {
+        var completions = default(CompletionList);
+        try
+        {
+            lock (_sync)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                if (_runsById.TryGetValue(runId, out var active))
+                {
+                    if (active.Session?.Id != sessionId)
+                    {
+                        throw new ArgumentException(
+                            $"Run '{runId}' is active in session '{active.Session?.Id ?? "(none)"}', not '{sessionId}'.", nameof(runId));
+                    }
+
+                    return SlotResult.Success;
+                }
+
+                if (!_sessions.ContainsKey(sessionId) && _sessions.Count >= _settings.MaxParallelSessions)
+                {
+                    return SlotResult.Failed(ConcurrencyErrorCode.MaxSessionsExceeded);
+                }
+
+                if (_activeRuns >= _settings.MaxParallelRuns)
+                {
+                    return SlotResult.Failed(ConcurrencyErrorCode.MaxRunsExceeded);
+                }
+
+                StartRunUnsynchronized(gate: null, sessionId, runId, source: null);
+
+                // A waiter asking for this run id for an agent can no longer get it: tell it now, not at some later release.
+                if (_waitersWithRunId > 0)
+                {
+                    ScanUnsynchronized(ref completions);
+                }
+
+                return SlotResult.Success;
+            }
+        }
+        finally
+        {
+            completions.CompleteAll();
+        }
+    }
+
+    public void ReleaseRunSlot(string runId)
+    {
+        var completions = default(CompletionList);
+        lock (_sync)
+        {
+            if (_disposed || !_runsById.TryGetValue(runId, out var run))
+            {
+                return;
+            }
+
+            EndRunUnsynchronized(run);
+            ScanUnsynchronized(ref completions);
+        }
+
+        completions.CompleteAll();
+    }
+
+    public void ReleaseSessionSlot(string sessionId)
+    {
+        var completions = default(CompletionList);
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            // Its waiters go first, so none of them can be granted by the capacity the session's runs give back.
+            for (var waiter = _waiters.First; waiter is not null;)
+            {
+                var next = waiter.Next;
+                if (waiter.SessionId == sessionId)
+                {
+                    FailUnsynchronized(
+                        waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.SessionReleased, waiter.Gate.AgentId), ref completions);
+                }
+
+                waiter = next;
+            }
+
+            if (_sessions.Remove(sessionId, out var session))
+            {
+                while (session.FirstRun is { } run)
+                {
+                    EndRunUnsynchronized(run);
+                }
+            }
+
+            ScanUnsynchronized(ref completions);
+        }
+
+        completions.CompleteAll();
+    }
+
+    /// <summary>Releases the run a slot was granted for, unless that grant is no longer current.</summary>
+    public void Release(RunRecord run, long version)
+    {
+        var completions = default(CompletionList);
+        lock (_sync)
+        {
+            // Stale (released another way, maybe reused since) or disposed: the permit is not this slot's to give back.
+            if (_disposed || !run.IsVersion(version))
+            {
+                return;
+            }
+
+            EndRunUnsynchronized(run);
+            ScanUnsynchronized(ref completions);
+        }
+
+        completions.CompleteAll();
+    }
+
+    public ConcurrencyStatus GetStatus()
+    {
+        AgentStatus[] agents;
+        ConcurrencyStatus status;
+        lock (_sync)
+        {
+            // Copy only: building the lists is the one cost readers add to the lock, and it is linear in what they see.
+            Dictionary<AgentGate, List<QueuedRequest>>? queues = null;
+            for (var waiter = _waiters.First; waiter is not null; waiter = waiter.Next)
+            {
+                queues ??= [];
+                ref var queue = ref CollectionsMarshal.GetValueRefOrAddDefault(queues, waiter.Gate, out _);
+                queue ??= new List<QueuedRequest>(waiter.Gate.Queued);
+                queue.Add(waiter.ToQueuedRequest(queue.Count + 1));
+            }
+
+            agents = new AgentStatus[_gates.Count];
+            var index = 0;
+            foreach (var gate in _gates.Values)
+            {
+                IReadOnlyList<QueuedRequest> queued = queues is not null && queues.TryGetValue(gate, out var list) ? list.AsReadOnly() : [];
+                agents[index++] = new AgentStatus(gate.AgentId, gate.Limit, gate.Active, queued);
+            }
+
+            status = new ConcurrencyStatus(
+                _sessions.Count, _activeRuns, _settings.MaxParallelSessions, _settings.MaxParallelRuns, _waiters.Count, agents.AsReadOnly());
+        }
+
+        // The status wraps this very array, so sorting it here, outside the lock, orders the snapshot.
+        Array.Sort(agents, static (left, right) => string.CompareOrdinal(left.AgentId, right.AgentId));
+        return status;
+    }
+
+    public void Dispose()
+    {
+        var completions = default(CompletionList);
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            while (_waiters.First is { } waiter)
+            {
+                FailUnsynchronized(
+                    waiter, new ObjectDisposedException(nameof(AgentConcurrencyLimiter), "The limiter was disposed while the request waited."), ref completions);
+            }
+        }
+
+        _idleSweepTimer?.Dispose();
+        completions.CompleteAll();
+    }
+
+    private async ValueTask<AgentSlot> WaitForGrantAsync(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        if (waiter.OnQueued is { } onQueued)
+        {
+            try
+            {
+                onQueued(waiter.ToQueuedRequest(waiter.InitialPosition));
+            }
+            catch
+            {
+                await AbandonAsync(waiter).ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        // Both hooks are set up outside the lock: a token already cancelled runs its callback inside UnsafeRegister, and
+        // a due timer may fire inside CreateTimer; each callback takes the lock itself.
+        using var registration = cancellationToken.UnsafeRegister(
+            static (state, token) =>
+            {
+                var self = (Waiter)state!;
+                self.Owner.Cancel(self, token);
+            },
+            waiter);
+        using var timer = StartQueueTimer(waiter, timeout);
+        return await waiter.Task.ConfigureAwait(false);
+    }
+
+    private ITimer? StartQueueTimer(Waiter waiter, TimeSpan? timeout)
+    {
+        if (TimeoutRules.IsInfinite(timeout))
+        {
+            return null;
+        }
+
+        // Measured from enqueue, so time spent in the caller's OnQueued counts against the timeout.
+        var remaining = timeout.GetValueOrDefault() - _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp);
+        if (remaining <= TimeSpan.Zero)
+        {
+            TimeOut(waiter);
+            return null;
+        }
+
+        return _timeProvider.CreateTimer(
+            static state =>
+            {
+                var self = (Waiter)state!;
+                self.Owner.TimeOut(self);
+            },
+            waiter,
+            remaining,
+            Timeout.InfiniteTimeSpan);
+    }
+
+    private void Cancel(Waiter waiter, CancellationToken cancellationToken)
+    {
+        lock (_sync)
+        {
+            // Already granted or failed: whoever took it out of the queue completes it; a late cancel changes nothing.
+            if (!waiter.IsQueued)
+            {
+                return;
+            }
+
+            // No scan: a waiter holds nothing, so its leaving frees no capacity for anyone else.
+            DequeueUnsynchronized(waiter);
+        }
+
+        waiter.TrySetCanceled(cancellationToken);
+    }
+
+    private void TimeOut(Waiter waiter)
+    {
+        lock (_sync)
+        {
+            // A stale firing after a grant, a cancel or disposal finds the waiter gone and does nothing.
+            if (!waiter.IsQueued)
+            {
+                return;
+            }
+
+            DequeueUnsynchronized(waiter);
+        }
+
+        waiter.TrySetException(new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, waiter.Gate.AgentId));
+    }
+
+    /// <summary>Takes a waiter whose caller gave up out of the queue; if its grant came first, the grant goes back.</summary>
+    private async ValueTask AbandonAsync(Waiter waiter)
+    {
+        lock (_sync)
+        {
+            if (waiter.IsQueued)
+            {
+                DequeueUnsynchronized(waiter);
+                return;
+            }
+        }
+
+        // Decided before it could leave: the outcome is on its way (completed after the deciding lock); a grant goes back.
+        var outcome = waiter.Task;
+        await ((Task)outcome).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (outcome.IsCompletedSuccessfully)
+        {
+            outcome.Result.Dispose();
+        }
+    }
+
+    private void SweepIdleGates()
+    {
+        lock (_sync)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _sweepTick++;
+            var dropped = 0;
+            while (_idleGates.First is { } gate && _sweepTick - gate.IdleSinceTick > SweepTicksPerIdleTimeout)
+            {
+                _idleGates.Remove(gate);
+                _gates.Remove(gate.AgentId);
+                dropped++;
+            }
+
+            // A dictionary keeps its buckets after removals; give them back once most of them are empty.
+            if (dropped > 0 && _gates.Count * 4 < _gates.EnsureCapacity(0))
+            {
+                _gates.TrimExcess();
+            }
+        }
+    }
+
+    private AgentGate PrepareGateUnsynchronized(string agentId, int limit, ref CompletionList completions)
+    {
+        if (!_gates.TryGetValue(agentId, out var gate))
+        {
+            gate = new AgentGate(agentId, limit);
+            _gates.Add(agentId, gate);
+            _idleGates.Add(gate, _sweepTick);
+            return gate;
+        }
+
+        // The last caller's limit wins. Growing admits this gate's waiters before the caller that grew it is considered;
+        // shrinking admits nobody until active drops below the new limit, and holders finish undisturbed.
+        var grew = limit > gate.Limit;
+        gate.Limit = limit;
+        if (grew && gate.Queued > 0)
+        {
+            ScanUnsynchronized(ref completions);
+        }
+
+        return gate;
+    }
+
+    private bool TryGrantNowUnsynchronized(
+        AgentGate gate, AcquireOptions options, ref CompletionList completions, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+    {
+        blocker = default;
+        var run = FindRunToJoinUnsynchronized(gate, options.SessionId, options.RunId, out var conflict);
+        if (conflict is not null)
+        {
+            throw new ArgumentException(conflict, nameof(options));
+        }
+
+        if (run is null)
+        {
+            if (FindBlockerUnsynchronized(gate, options.SessionId, options.Source) is { } found)
+            {
+                blocker = found;
+                slot = default;
+                return false;
+            }
+
+            run = StartRunUnsynchronized(gate, options.SessionId, options.RunId, options.Source);
+
+            // A waiter may be waiting to join this run id, or must learn that it is now taken: settle it now.
+            if (options.RunId is not null && _waitersWithRunId > 0)
+            {
+                ScanUnsynchronized(ref completions);
+            }
+        }
+
+        slot = new AgentSlot(run, gate.AgentId, TimeSpan.Zero);
+        return true;
+    }
+
+    private ConcurrencyLimitExceededException? RefuseUnsynchronized(AgentGate gate, ConcurrencyErrorCode blocker, TimeSpan? timeout)
+    {
+        if (_settings.WhenFull == QueueFullMode.Reject)
+        {
+            return new ConcurrencyLimitExceededException(blocker, gate.AgentId);
+        }
+
+        if (gate.Queued >= _settings.QueueLimit)
+        {
+            return new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueFull, gate.AgentId);
+        }
+
+        // A zero timeout fails at once without a timer (and without OnQueued): the request would have to wait.
+        return timeout == TimeSpan.Zero ? new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, gate.AgentId) : null;
+    }
+
+    /// <summary>
+    /// Finds the active run a request joins, or returns null when it needs a new run; sets <paramref name="conflict"/>
+    /// when its run id is active in a way it cannot join (another agent, no agent, another session).
+    /// </summary>
+    private RunRecord? FindRunToJoinUnsynchronized(AgentGate gate, string? sessionId, string? runId, out string? conflict)
+    {
+        conflict = null;
+        if (runId is null || !_runsById.TryGetValue(runId, out var run))
+        {
+            return null;
+        }
+
+        if (run.Gate != gate)
+        {
+            conflict = run.Gate is null
+                ? $"Run '{runId}' is active as a run slot with no agent; agent '{gate.AgentId}' cannot join it."
+                : $"Run '{runId}' is active for agent '{run.Gate.AgentId}'; agent '{gate.AgentId}' cannot join it.";
+            return null;
+        }
+
+        if (sessionId is not null && run.Session?.Id != sessionId)
+        {
+            conflict = $"Run '{runId}' is active in session '{run.Session?.Id ?? "(none)"}', not '{sessionId}'.";
+            return null;
+        }
+
+        return run;
+    }
+
+    /// <summary>The first limit a new run would exceed, in the order rejections report them; null when all have room.</summary>
+    private ConcurrencyErrorCode? FindBlockerUnsynchronized(AgentGate gate, string? sessionId, string? source)
+    {
+        if (gate.Active >= gate.Limit)
+        {
+            return ConcurrencyErrorCode.AgentLimitReached;
+        }
+
+        if (source is not null && _settings.MaxConcurrencyPerSource is { } perSource && _sourceCounts.GetValueOrDefault(source) >= perSource)
+        {
+            return ConcurrencyErrorCode.SourceLimitReached;
+        }
+
+        if (sessionId is not null && _sessions.Count >= _settings.MaxParallelSessions && !_sessions.ContainsKey(sessionId))
+        {
+            return ConcurrencyErrorCode.MaxSessionsExceeded;
+        }
+
+        return _activeRuns >= _settings.MaxParallelRuns ? ConcurrencyErrorCode.MaxRunsExceeded : null;
+    }
+
+    /// <summary>Serves the queue in order: grants every waiter whose needs all fit, working needs out as grants change them.</summary>
+    [SuppressMessage("Usage", "CA2208:Instantiate argument exceptions correctly", Justification = "The waiter's caller passed the run id in its 'options' argument.")]
+    private void ScanUnsynchronized(ref CompletionList completions)
+    {
+        for (var waiter = _waiters.First; waiter is not null;)
+        {
+            var next = waiter.Next;
+            var gate = waiter.Gate;
+            var run = FindRunToJoinUnsynchronized(gate, waiter.SessionId, waiter.RunId, out var conflict);
+            if (conflict is not null)
+            {
+                FailUnsynchronized(waiter, new ArgumentException(conflict, "options"), ref completions);
+            }
+            else if (run is not null || FindBlockerUnsynchronized(gate, waiter.SessionId, waiter.Source) is null)
+            {
+                run ??= StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source);
+                DequeueUnsynchronized(waiter);
+                waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
+                completions.Add(waiter);
+            }
+
+            waiter = next;
+        }
+    }
+
+    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)
+    {
+        var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp(), _timeProvider.GetUtcNow());
+        var placedAhead = _waiters.Insert(waiter);
+        gate.Queued++;
+        waiter.InitialPosition = gate.Queued - placedAhead;
+        if (waiter.RunId is not null)
+        {
+            _waitersWithRunId++;
+        }
+
+        UpdateIdleUnsynchronized(gate);
+        return waiter;
+    }
+
+    private void DequeueUnsynchronized(Waiter waiter)
+    {
+        _waiters.Remove(waiter);
+        waiter.Gate.Queued--;
+        if (waiter.RunId is not null)
+        {
+            _waitersWithRunId--;
+        }
+
+        UpdateIdleUnsynchronized(waiter.Gate);
+        Debug.Assert(waiter.Gate.Queued >= 0 && _waitersWithRunId >= 0, "Queue counts never go negative.");
+    }
+
+    private void FailUnsynchronized(Waiter waiter, Exception failure, ref CompletionList completions)
+    {
+        DequeueUnsynchronized(waiter);
+        waiter.Failure = failure;
+        completions.Add(waiter);
+    }
+
+    private RunRecord StartRunUnsynchronized(AgentGate? gate, string? sessionId, string? runId, string? source)
+    {
+        var run = RentRunUnsynchronized();
+        run.Gate = gate;
+        run.RunId = runId;
+        run.Source = source;
+        if (gate is not null)
+        {
+            gate.Active++;
+            UpdateIdleUnsynchronized(gate);
+        }
+
+        _activeRuns++;
+        if (source is not null)
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_sourceCounts, source, out _)++;
+        }
+
+        if (sessionId is not null)
+        {
+            ref var session = ref CollectionsMarshal.GetValueRefOrAddDefault(_sessions, sessionId, out _);
+            session ??= new SessionRecord(sessionId);
+            session.AddRun(run);
+        }
+
+        if (runId is not null)
+        {
+            _runsById.Add(runId, run);
+        }
+
+        Debug.Assert(_activeRuns <= (_settings.MaxParallelRuns ?? int.MaxValue), "Runs never exceed their limit.");
+        Debug.Assert(_sessions.Count <= (_settings.MaxParallelSessions ?? int.MaxValue), "Sessions never exceed their limit.");
+        return run;
+    }
+
+    private void EndRunUnsynchronized(RunRecord run)
+    {
+        if (run.Gate is { } gate)
+        {
+            gate.Active--;
+            UpdateIdleUnsynchronized(gate);
+            Debug.Assert(gate.Active >= 0, "A gate's active count never goes negative.");
+        }
+
+        _activeRuns--;
+        if (run.Source is { } source)
+        {
+            ref var count = ref CollectionsMarshal.GetValueRefOrNullRef(_sourceCounts, source);
+            if (--count == 0)
+            {
+                _sourceCounts.Remove(source);
+            }
+        }
+
+        if (run.Session is { } session)
+        {
+            session.RemoveRun(run);
+            if (session.RunCount == 0 && !session.Pinned)
+            {
+                _sessions.Remove(session.Id);
+            }
+        }
+
+        if (run.RunId is { } runId)
+        {
+            _runsById.Remove(runId);
+        }
+
+        run.Retire();
+        if (_freeRunCount < MaxPooledRuns)
+        {
+            run.NextFree = _freeRuns;
+            _freeRuns = run;
+            _freeRunCount++;
+        }
+
+        Debug.Assert(_activeRuns >= 0, "Active runs never go negative.");
+    }
+
+    private RunRecord RentRunUnsynchronized()
+    {
+        if (_freeRuns is not { } run)
+        {
+            return new RunRecord(this);
+        }
+
+        _freeRuns = run.NextFree;
+        run.NextFree = null;
+        _freeRunCount--;
+        return run;
+    }
+
+    private void UpdateIdleUnsynchronized(AgentGate gate)
+    {
+        if (gate.IsIdle == gate.InIdleList)
+        {
+            return;
+        }
+
+        if (gate.InIdleList)
+        {
+            _idleGates.Remove(gate);
+        }
+        else
+        {
+            _idleGates.Add(gate, _sweepTick);
+        }
+    }
+}
