@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace AgentConcurrency.Tests;
+
+public class IdleCleanupTests
+{
+    [Fact]
+    public async Task IdleGate_AfterIdleAgentTimeout_IsDroppedAndForgetsItsLimit()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromMinutes(1), time);
+        var slot = await limiter.AcquireAsync(new AgentDef("a", 4));
+        slot.Dispose();
+
+        time.Advance(TimeSpan.FromSeconds(59));
+        limiter.GetStatus().Agents.Should().ContainSingle(a => a.AgentId == "a" && a.Limit == 4, "it has been idle for less than the timeout");
+
+        time.Advance(TimeSpan.FromSeconds(16));
+        limiter.GetStatus().Agents.Should().BeEmpty("it has been idle for 1.25 times the timeout");
+
+        await using var again = await limiter.AcquireAsync(new AgentDef("a", 2));
+        limiter.GetStatus().Agent("a").Limit.Should().Be(2, "a dropped gate comes back with its next caller's limit");
+    }
+
+    [Fact]
+    public async Task Gate_WithAHolderOrAWaiter_IsNeverDropped()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromSeconds(1), time);
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+
+        time.Advance(TimeSpan.FromMinutes(5));
+
+        limiter.GetStatus().Agent("cookie").Should().Match<AgentStatus>(a => a.Active == 1 && a.Queued == 1);
+        holder.Dispose();
+        (await waiter.WaitAsync(TestSupport.Bound)).IsHeld.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task IdleGate_UsedAgainBeforeTheTimeout_StartsItsIdleTimeOver()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromMinutes(1), time);
+        (await limiter.AcquireAsync(TestSupport.Cookie)).Dispose();
+        time.Advance(TimeSpan.FromSeconds(50));
+
+        (await limiter.AcquireAsync(TestSupport.Cookie)).Dispose();
+        time.Advance(TimeSpan.FromSeconds(50));
+
+        limiter.GetStatus().Agents.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task IdleGate_WithInfiniteTimeout_IsKept()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = Timeout.InfiniteTimeSpan, time);
+        (await limiter.AcquireAsync(TestSupport.Cookie)).Dispose();
+
+        time.Advance(TimeSpan.FromDays(30));
+
+        limiter.GetStatus().Agents.Should().ContainSingle();
+    }
+
+    [Fact]
+    public void IdleGates_ManyDistinctIds_AreAllDropped()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromSeconds(10), time);
+        for (var i = 0; i < 10_000; i++)
+        {
+            limiter.TryAcquire(new AgentDef("agent-" + i, 1), null, out var slot).Should().BeTrue();
+            slot.Dispose();
+        }
+
+        time.Advance(TimeSpan.FromSeconds(13));
+
+        limiter.GetStatus().Agents.Should().BeEmpty();
+    }
+}

@@ -1,0 +1,162 @@
+namespace AgentConcurrency.Tests;
+
+public class StressTests
+{
+    private const int Workers = 32;
+    private const int IterationsPerWorker = 250;
+    private const int MaxRuns = 6;
+    private const int MaxSessions = 3;
+    private const int PerSource = 3;
+
+    private static readonly AgentDef[] Agents = [new("a0", 1), new("a1", 2), new("a2", 3), new("a3", 1), new("a4", 2)];
+
+    [Fact]
+    public async Task ManyTasks_WithRandomCancellationAndTimeouts_NeverExceedALimitAndGiveEveryPermitBack()
+    {
+        // Real time and the real thread pool: the interleavings are the point here, and every wait is still bounded.
+        using var limiter = new AgentConcurrencyLimiter(
+            new AgentConcurrencyOptions { MaxParallelRuns = MaxRuns, MaxParallelSessions = MaxSessions, MaxConcurrencyPerSource = PerSource },
+            TimeProvider.System);
+        var tracker = new Tracker();
+
+        var workers = Enumerable.Range(0, Workers).Select(seed => Task.Run(() => WorkAsync(limiter, tracker, new Random(seed)))).ToArray();
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+
+        tracker.Violations.Should().BeEmpty();
+        tracker.Grants.Should().BeGreaterThan(Workers * IterationsPerWorker / 4, "most requests should eventually be served");
+        var status = limiter.GetStatus();
+        status.Should().Match<ConcurrencyStatus>(s => s.ActiveRuns == 0 && s.ActiveSessions == 0 && s.QueuedRequests == 0);
+        status.Agents.Should().OnlyContain(a => a.Active == 0 && a.Queued == 0);
+    }
+
+    private static async Task WorkAsync(AgentConcurrencyLimiter limiter, Tracker tracker, Random random)
+    {
+        for (var i = 0; i < IterationsPerWorker; i++)
+        {
+            var agent = Agents[random.Next(Agents.Length)];
+            var session = random.Next(3) == 0 ? null : "s" + random.Next(5);
+            var source = "x" + random.Next(4);
+            var options = new AcquireOptions
+            {
+                SessionId = session,
+                Source = source,
+                Priority = random.Next(3),
+                QueueTimeout = random.Next(4) == 0 ? TimeSpan.FromMilliseconds(random.Next(1, 5)) : null,
+            };
+
+            AgentSlot slot;
+            if (random.Next(5) == 0)
+            {
+                if (!limiter.TryAcquire(agent, options, out slot))
+                {
+                    continue;
+                }
+            }
+            else
+            {
+                using var cts = new CancellationTokenSource();
+                if (random.Next(3) == 0)
+                {
+                    // Cancel from another thread at a random moment: before, during or after the grant.
+                    var delay = random.Next(3);
+                    _ = Task.Run(async () =>
+                    {
+                        for (var y = 0; y < delay; y++)
+                        {
+                            await Task.Yield();
+                        }
+
+                        await cts.CancelAsync();
+                    });
+                }
+
+                try
+                {
+                    slot = await limiter.AcquireAsync(agent, options, cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    continue;
+                }
+                catch (ConcurrencyLimitExceededException ex) when (ex.ErrorCode == ConcurrencyErrorCode.QueueTimeout)
+                {
+                    continue;
+                }
+            }
+
+            tracker.Enter(agent, session, source);
+            await Task.Yield();
+            tracker.Leave(agent, session, source);
+            slot.Dispose();
+            if (random.Next(10) == 0)
+            {
+                slot.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Counts what the workers hold. It counts a slot after the grant and stops before the release, so its counts never
+    /// exceed the limiter's: any count above a limit is a real over-admission.
+    /// </summary>
+    private sealed class Tracker
+    {
+        private readonly Lock _sync = new();
+        private readonly Dictionary<string, int> _agents = [];
+        private readonly Dictionary<string, int> _sessions = [];
+        private readonly Dictionary<string, int> _sources = [];
+        private int _runs;
+
+        public List<string> Violations { get; } = [];
+
+        public int Grants { get; private set; }
+
+        public void Enter(AgentDef agent, string? session, string source)
+        {
+            lock (_sync)
+            {
+                Grants++;
+                Check(++_runs <= MaxRuns, "runs");
+                Check(Increment(_agents, agent.Id) <= agent.MaxConcurrency, agent.Id);
+                Check(Increment(_sources, source) <= PerSource, source);
+                if (session is not null)
+                {
+                    Increment(_sessions, session);
+                    Check(_sessions.Count <= MaxSessions, "sessions");
+                }
+            }
+        }
+
+        public void Leave(AgentDef agent, string? session, string source)
+        {
+            lock (_sync)
+            {
+                _runs--;
+                Decrement(_agents, agent.Id);
+                Decrement(_sources, source);
+                if (session is not null)
+                {
+                    Decrement(_sessions, session);
+                }
+            }
+        }
+
+        private static int Increment(Dictionary<string, int> counts, string key) => counts[key] = counts.GetValueOrDefault(key) + 1;
+
+        private static void Decrement(Dictionary<string, int> counts, string key)
+        {
+            if (--counts[key] == 0)
+            {
+                counts.Remove(key);
+            }
+        }
+
+        private void Check(bool holds, string limit)
+        {
+            if (!holds && Violations.Count < 20)
+            {
+                Violations.Add($"over the limit of {limit} at grant {Grants}");
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace AgentConcurrency.Tests;
+
+/// <summary>Shared helpers: every wait in the tests is bounded so that a bug fails fast instead of hanging CI.</summary>
+internal static class TestSupport
+{
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
+
+    public static AgentDef Cookie { get; } = new("cookie", 1);
+
+    public static AgentDef Pickle { get; } = new("pickle", 3);
+
+    public static AgentConcurrencyLimiter CreateLimiter(Action<AgentConcurrencyOptions>? configure = null, TimeProvider? timeProvider = null)
+    {
+        var options = new AgentConcurrencyOptions();
+        configure?.Invoke(options);
+        return new AgentConcurrencyLimiter(options, timeProvider ?? new FakeTimeProvider());
+    }
+
+    /// <summary>Awaits a pending acquire, failing the test if it does not finish within the bound.</summary>
+    public static Task<AgentSlot> Within(this ValueTask<AgentSlot> pending) => pending.AsTask().WaitAsync(Bound);
+
+    /// <summary>Asserts that an acquire is still waiting: it has not completed, and it is listed in the status.</summary>
+    public static Task<AgentSlot> ShouldBeWaiting(this ValueTask<AgentSlot> pending)
+    {
+        var task = pending.AsTask();
+        task.IsCompleted.Should().BeFalse("the request should still be waiting");
+        return task;
+    }
+
+    public static AgentStatus Agent(this ConcurrencyStatus status, string agentId) =>
+        status.Agents.Single(agent => agent.AgentId == agentId);
+}
