@@ -30,7 +30,7 @@ public sealed class AcquireOptions
 
     /// <summary>Gets how long this request may wait, overriding <see cref="AgentConcurrencyOptions.QueueTimeout"/>.</summary>
     /// <value>
-    /// Zero or more, or <see cref="Timeout.InfiniteTimeSpan"/> to wait forever; <see langword="null"/> uses the limiter's.
+    /// Zero or more and at most 49.7 days (the longest timer), or <see cref="Timeout.InfiniteTimeSpan"/> to wait forever; <see langword="null"/> uses the limiter's.
     /// The default is <see langword="null"/>.
     /// </value>
     public TimeSpan? QueueTimeout { get; init; }

@@ -131,7 +131,7 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
         if (options.QueueTimeout is { } timeout && !TimeoutRules.IsValid(timeout))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(options), timeout, "AcquireOptions.QueueTimeout must be zero or more, or Timeout.InfiniteTimeSpan.");
+                nameof(options), timeout, "AcquireOptions.QueueTimeout must be zero or more and at most 49.7 days, or Timeout.InfiniteTimeSpan.");
         }
     }
 

@@ -44,7 +44,7 @@ public sealed class AgentConcurrencyOptions
     /// <see cref="TimeSpan.Zero"/> fails at once any request that would have to wait.
     /// </summary>
     /// <value>
-    /// Zero or more, or <see cref="Timeout.InfiniteTimeSpan"/> or <see langword="null"/> to wait forever.
+    /// Zero or more and at most 49.7 days (the longest timer), or <see cref="Timeout.InfiniteTimeSpan"/> or <see langword="null"/> to wait forever.
     /// The default is <see langword="null"/>.
     /// </value>
     public TimeSpan? QueueTimeout { get; set; }

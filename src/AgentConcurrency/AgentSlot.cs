@@ -48,16 +48,16 @@ public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<Age
     /// </summary>
     public bool IsHeld => _run is not null && _run.IsVersion(_version);
 
-    /// <summary>Indicates whether two slots are the same grant of the same run.</summary>
+    /// <summary>Indicates whether two slots hold the same run: copies of one slot, or slots that joined one run.</summary>
     /// <param name="left">The first slot.</param>
     /// <param name="right">The second slot.</param>
-    /// <returns><see langword="true"/> when both point at the same grant.</returns>
+    /// <returns><see langword="true"/> when both hold the same run.</returns>
     public static bool operator ==(AgentSlot left, AgentSlot right) => left.Equals(right);
 
-    /// <summary>Indicates whether two slots are different grants.</summary>
+    /// <summary>Indicates whether two slots hold different runs.</summary>
     /// <param name="left">The first slot.</param>
     /// <param name="right">The second slot.</param>
-    /// <returns><see langword="true"/> when they point at different grants.</returns>
+    /// <returns><see langword="true"/> when they hold different runs.</returns>
     public static bool operator !=(AgentSlot left, AgentSlot right) => !left.Equals(right);
 
     /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>

@@ -26,7 +26,7 @@ public interface IAgentConcurrencyLimiter
     /// <exception cref="ArgumentException">
     /// An id is empty or whitespace, or the run id is active for another agent, agent-less, or in another session.
     /// </exception>
-    /// <exception cref="ArgumentOutOfRangeException">The agent's <see cref="AgentDef.MaxConcurrency"/> is below 1, or the queue timeout is negative and not infinite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The agent's <see cref="AgentDef.MaxConcurrency"/> is below 1, or the queue timeout is negative or longer than 49.7 days, and not infinite.</exception>
     /// <exception cref="ObjectDisposedException">The limiter was disposed, before or while the request waited.</exception>
     /// <exception cref="ConcurrencyLimitExceededException">The request was refused; <see cref="ConcurrencyLimitExceededException.ErrorCode"/> says why.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the exception carries it.</exception>
@@ -39,7 +39,7 @@ public interface IAgentConcurrencyLimiter
     /// <returns><see langword="true"/> when the slot was acquired.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="agent"/> or its id is null.</exception>
     /// <exception cref="ArgumentException">An id is empty or whitespace, or the run id is active for another agent, agent-less, or in another session.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The agent's <see cref="AgentDef.MaxConcurrency"/> is below 1, or the queue timeout is negative and not infinite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The agent's <see cref="AgentDef.MaxConcurrency"/> is below 1, or the queue timeout is negative or longer than 49.7 days, and not infinite.</exception>
     /// <exception cref="ObjectDisposedException">The limiter was disposed.</exception>
     bool TryAcquire(AgentDef agent, AcquireOptions? options, out AgentSlot slot);
 

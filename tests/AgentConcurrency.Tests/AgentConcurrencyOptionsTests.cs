@@ -42,7 +42,7 @@ public class AgentConcurrencyOptionsTests
             "QueueLimit must be at least 0, was -1.",
             "AgentLimits:cookie must be at least 1, was 0.",
             "WhenFull must be Wait or Reject, was 7.",
-            "QueueTimeout must be zero or more, or infinite",
+            "QueueTimeout must be zero or more and at most 49.7 days, or infinite",
             "IdleAgentTimeout must be positive, or infinite");
     }
 

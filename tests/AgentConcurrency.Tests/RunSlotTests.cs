@@ -45,7 +45,7 @@ public class RunSlotTests
         var act = () => limiter.AcquireAsync(TestSupport.Pickle, new AcquireOptions { RunId = "r1" }).AsTask();
 
         (await act.Should().ThrowAsync<ArgumentException>()).Which.ParamName.Should().Be("options");
-        limiter.GetStatus().Agent("pickle").Active.Should().Be(0);
+        limiter.GetStatus().Agents.Select(a => a.AgentId).Should().Equal(["cookie"], "the failed call took nothing, not even a gate");
     }
 
     [Fact]

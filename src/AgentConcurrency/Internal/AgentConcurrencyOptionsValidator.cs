@@ -33,7 +33,7 @@ internal static class AgentConcurrencyOptionsValidator
 
         if (options.QueueTimeout is { } queueTimeout && !TimeoutRules.IsValid(queueTimeout))
         {
-            failures.Add($"{nameof(options.QueueTimeout)} must be zero or more, or infinite, was {queueTimeout}.");
+            failures.Add($"{nameof(options.QueueTimeout)} must be zero or more and at most 49.7 days, or infinite, was {queueTimeout}.");
         }
 
         if (options.IdleAgentTimeout <= TimeSpan.Zero && options.IdleAgentTimeout != Timeout.InfiniteTimeSpan)

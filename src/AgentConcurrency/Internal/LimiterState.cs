@@ -45,7 +45,9 @@ internal sealed class LimiterState : IDisposable
         _timeProvider = timeProvider;
         if (settings.IdleAgentTimeout != Timeout.InfiniteTimeSpan)
         {
-            var period = TimeSpan.FromTicks(Math.Max(1, settings.IdleAgentTimeout.Ticks / SweepTicksPerIdleTimeout));
+            // Clamped to what a timer can do: below 1 ms a system timer would fire once and stop; above its maximum it throws.
+            var period = TimeSpan.FromTicks(Math.Clamp(
+                settings.IdleAgentTimeout.Ticks / SweepTicksPerIdleTimeout, TimeSpan.TicksPerMillisecond, TimeoutRules.MaxFinite.Ticks));
 
             // The timer holds the state weakly, so a limiter nobody references (and nobody disposed) can still be collected.
             _idleSweepTimer = timeProvider.CreateTimer(
@@ -72,6 +74,7 @@ internal sealed class LimiterState : IDisposable
             lock (_sync)
             {
                 ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                ThrowIfRunConflictUnsynchronized(agentId, options);
                 var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
                 if (TryGrantNowUnsynchronized(gate, options, ref completions, out var slot, out var blocker))
                 {
@@ -103,6 +106,7 @@ internal sealed class LimiterState : IDisposable
             lock (_sync)
             {
                 ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                ThrowIfRunConflictUnsynchronized(agentId, options);
                 var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
                 return TryGrantNowUnsynchronized(gate, options, ref completions, out slot, out _);
             }
@@ -183,74 +187,89 @@ internal sealed class LimiterState : IDisposable
     public void ReleaseRunSlot(string runId)
     {
         var completions = default(CompletionList);
-        lock (_sync)
+        try
         {
-            if (_disposed || !_runsById.TryGetValue(runId, out var run))
+            lock (_sync)
             {
-                return;
+                if (_disposed || !_runsById.TryGetValue(runId, out var run))
+                {
+                    return;
+                }
+
+                EndRunUnsynchronized(run);
+                ScanUnsynchronized(ref completions);
             }
-
-            EndRunUnsynchronized(run);
-            ScanUnsynchronized(ref completions);
         }
-
-        completions.CompleteAll();
+        finally
+        {
+            completions.CompleteAll();
+        }
     }
 
     public void ReleaseSessionSlot(string sessionId)
     {
         var completions = default(CompletionList);
-        lock (_sync)
+        try
         {
-            if (_disposed)
+            lock (_sync)
             {
-                return;
-            }
-
-            // Its waiters go first, so none of them can be granted by the capacity the session's runs give back.
-            for (var waiter = _waiters.First; waiter is not null;)
-            {
-                var next = waiter.Next;
-                if (waiter.SessionId == sessionId)
+                if (_disposed)
                 {
-                    FailUnsynchronized(
-                        waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.SessionReleased, waiter.Gate.AgentId), ref completions);
+                    return;
                 }
 
-                waiter = next;
-            }
-
-            if (_sessions.Remove(sessionId, out var session))
-            {
-                while (session.FirstRun is { } run)
+                // Its waiters go first, so none of them can be granted by the capacity the session's runs give back.
+                for (var waiter = _waiters.First; waiter is not null;)
                 {
-                    EndRunUnsynchronized(run);
-                }
-            }
+                    var next = waiter.Next;
+                    if (waiter.SessionId == sessionId)
+                    {
+                        FailUnsynchronized(
+                            waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.SessionReleased, waiter.Gate.AgentId), ref completions);
+                    }
 
-            ScanUnsynchronized(ref completions);
+                    waiter = next;
+                }
+
+                if (_sessions.Remove(sessionId, out var session))
+                {
+                    while (session.FirstRun is { } run)
+                    {
+                        EndRunUnsynchronized(run);
+                    }
+                }
+
+                ScanUnsynchronized(ref completions);
+            }
         }
-
-        completions.CompleteAll();
+        finally
+        {
+            completions.CompleteAll();
+        }
     }
 
     /// <summary>Releases the run a slot was granted for, unless that grant is no longer current.</summary>
     public void Release(RunRecord run, long version)
     {
         var completions = default(CompletionList);
-        lock (_sync)
+        try
         {
-            // Stale (released another way, maybe reused since) or disposed: the permit is not this slot's to give back.
-            if (_disposed || !run.IsVersion(version))
+            lock (_sync)
             {
-                return;
+                // Stale (released another way, maybe reused since) or disposed: the permit is not this slot's to give back.
+                if (_disposed || !run.IsVersion(version))
+                {
+                    return;
+                }
+
+                EndRunUnsynchronized(run);
+                ScanUnsynchronized(ref completions);
             }
-
-            EndRunUnsynchronized(run);
-            ScanUnsynchronized(ref completions);
         }
-
-        completions.CompleteAll();
+        finally
+        {
+            completions.CompleteAll();
+        }
     }
 
     public ConcurrencyStatus GetStatus()
@@ -289,23 +308,29 @@ internal sealed class LimiterState : IDisposable
     public void Dispose()
     {
         var completions = default(CompletionList);
-        lock (_sync)
+        try
         {
-            if (_disposed)
+            lock (_sync)
             {
-                return;
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+                while (_waiters.First is { } waiter)
+                {
+                    FailUnsynchronized(
+                        waiter, new ObjectDisposedException(nameof(AgentConcurrencyLimiter), "The limiter was disposed while the request waited."), ref completions);
+                }
             }
 
-            _disposed = true;
-            while (_waiters.First is { } waiter)
-            {
-                FailUnsynchronized(
-                    waiter, new ObjectDisposedException(nameof(AgentConcurrencyLimiter), "The limiter was disposed while the request waited."), ref completions);
-            }
+            _idleSweepTimer?.Dispose();
         }
-
-        _idleSweepTimer?.Dispose();
-        completions.CompleteAll();
+        finally
+        {
+            completions.CompleteAll();
+        }
     }
 
     private async ValueTask<AgentSlot> WaitForGrantAsync(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
@@ -325,15 +350,36 @@ internal sealed class LimiterState : IDisposable
 
         // Both hooks are set up outside the lock: a token already cancelled runs its callback inside UnsafeRegister, and
         // a due timer may fire inside CreateTimer; each callback takes the lock itself.
-        using var registration = cancellationToken.UnsafeRegister(
-            static (state, token) =>
-            {
-                var self = (Waiter)state!;
-                self.Owner.Cancel(self, token);
-            },
-            waiter);
-        using var timer = StartQueueTimer(waiter, timeout);
-        return await waiter.Task.ConfigureAwait(false);
+        CancellationTokenRegistration registration = default;
+        ITimer? timer = null;
+        try
+        {
+            registration = cancellationToken.UnsafeRegister(
+                static (state, token) =>
+                {
+                    var self = (Waiter)state!;
+                    self.Owner.Cancel(self, token);
+                },
+                waiter);
+            timer = StartQueueTimer(waiter, timeout);
+        }
+        catch
+        {
+            // Without its hooks the request could wait forever or hold a grant nobody takes: it leaves, as on OnQueued.
+            await registration.DisposeAsync().ConfigureAwait(false);
+            await AbandonAsync(waiter).ConfigureAwait(false);
+            throw;
+        }
+
+        try
+        {
+            return await waiter.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            await registration.DisposeAsync().ConfigureAwait(false);
+            timer?.Dispose();
+        }
     }
 
     private ITimer? StartQueueTimer(Waiter waiter, TimeSpan? timeout)
@@ -407,10 +453,11 @@ internal sealed class LimiterState : IDisposable
             }
         }
 
-        // Decided before it could leave: the outcome is on its way (completed after the deciding lock); a grant goes back.
+        // Decided before it could leave: the outcome is on its way (completed after the deciding lock). A run it started
+        // goes back; a run it only joined belongs to whoever started it, and stays.
         var outcome = waiter.Task;
         await ((Task)outcome).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (outcome.IsCompletedSuccessfully)
+        if (outcome.IsCompletedSuccessfully && !waiter.JoinedRun)
         {
             outcome.Result.Dispose();
         }
@@ -468,12 +515,9 @@ internal sealed class LimiterState : IDisposable
         AgentGate gate, AcquireOptions options, ref CompletionList completions, out AgentSlot slot, out ConcurrencyErrorCode blocker)
     {
         blocker = default;
-        var run = FindRunToJoinUnsynchronized(gate, options.SessionId, options.RunId, out var conflict);
-        if (conflict is not null)
-        {
-            throw new ArgumentException(conflict, nameof(options));
-        }
-
+        // Checked again after PrepareGateUnsynchronized: a scan it ran may have started this run id since.
+        ThrowIfRunConflictUnsynchronized(gate.AgentId, options);
+        var run = FindRunToJoinUnsynchronized(gate.AgentId, options.SessionId, options.RunId, out _);
         if (run is null)
         {
             if (FindBlockerUnsynchronized(gate, options.SessionId, options.Source) is { } found)
@@ -516,7 +560,7 @@ internal sealed class LimiterState : IDisposable
     /// Finds the active run a request joins, or returns null when it needs a new run; sets <paramref name="conflict"/>
     /// when its run id is active in a way it cannot join (another agent, no agent, another session).
     /// </summary>
-    private RunRecord? FindRunToJoinUnsynchronized(AgentGate gate, string? sessionId, string? runId, out string? conflict)
+    private RunRecord? FindRunToJoinUnsynchronized(string agentId, string? sessionId, string? runId, out string? conflict)
     {
         conflict = null;
         if (runId is null || !_runsById.TryGetValue(runId, out var run))
@@ -524,11 +568,12 @@ internal sealed class LimiterState : IDisposable
             return null;
         }
 
-        if (run.Gate != gate)
+        // Ids, not gate objects: a gate with an active run is never dropped, so its id names it.
+        if (run.Gate?.AgentId != agentId)
         {
             conflict = run.Gate is null
-                ? $"Run '{runId}' is active as a run slot with no agent; agent '{gate.AgentId}' cannot join it."
-                : $"Run '{runId}' is active for agent '{run.Gate.AgentId}'; agent '{gate.AgentId}' cannot join it.";
+                ? $"Run '{runId}' is active as a run slot with no agent; agent '{agentId}' cannot join it."
+                : $"Run '{runId}' is active for agent '{run.Gate.AgentId}'; agent '{agentId}' cannot join it.";
             return null;
         }
 
@@ -539,6 +584,15 @@ internal sealed class LimiterState : IDisposable
         }
 
         return run;
+    }
+
+    private void ThrowIfRunConflictUnsynchronized(string agentId, AcquireOptions options)
+    {
+        FindRunToJoinUnsynchronized(agentId, options.SessionId, options.RunId, out var conflict);
+        if (conflict is not null)
+        {
+            throw new ArgumentException(conflict, nameof(options));
+        }
     }
 
     /// <summary>The first limit a new run would exceed, in the order rejections report them; null when all have room.</summary>
@@ -566,25 +620,40 @@ internal sealed class LimiterState : IDisposable
     [SuppressMessage("Usage", "CA2208:Instantiate argument exceptions correctly", Justification = "The waiter's caller passed the run id in its 'options' argument.")]
     private void ScanUnsynchronized(ref CompletionList completions)
     {
-        for (var waiter = _waiters.First; waiter is not null;)
+        // A grant only ever takes capacity, so one pass settles every waiter, except that a grant starting a run id can
+        // let a waiter already passed join that run (or fail if it wanted the id elsewhere): then pass again. Each
+        // extra pass needs a newly started run id, so this ends.
+        bool startedRunWithId;
+        do
         {
-            var next = waiter.Next;
-            var gate = waiter.Gate;
-            var run = FindRunToJoinUnsynchronized(gate, waiter.SessionId, waiter.RunId, out var conflict);
-            if (conflict is not null)
+            startedRunWithId = false;
+            for (var waiter = _waiters.First; waiter is not null;)
             {
-                FailUnsynchronized(waiter, new ArgumentException(conflict, "options"), ref completions);
-            }
-            else if (run is not null || FindBlockerUnsynchronized(gate, waiter.SessionId, waiter.Source) is null)
-            {
-                run ??= StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source);
-                DequeueUnsynchronized(waiter);
-                waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
-                completions.Add(waiter);
-            }
+                var next = waiter.Next;
+                var gate = waiter.Gate;
+                var run = FindRunToJoinUnsynchronized(gate.AgentId, waiter.SessionId, waiter.RunId, out var conflict);
+                if (conflict is not null)
+                {
+                    FailUnsynchronized(waiter, new ArgumentException(conflict, "options"), ref completions);
+                }
+                else if (run is not null || FindBlockerUnsynchronized(gate, waiter.SessionId, waiter.Source) is null)
+                {
+                    waiter.JoinedRun = run is not null;
+                    if (run is null)
+                    {
+                        run = StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source);
+                        startedRunWithId |= waiter.RunId is not null;
+                    }
 
-            waiter = next;
+                    DequeueUnsynchronized(waiter);
+                    waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
+                    completions.Add(waiter);
+                }
+
+                waiter = next;
+            }
         }
+        while (startedRunWithId && _waitersWithRunId > 0);
     }
 
     private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)

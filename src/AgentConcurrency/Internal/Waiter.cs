@@ -54,6 +54,9 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
 
     public AgentSlot GrantedSlot { get; set; }
 
+    /// <summary>Whether the grant joined a run that was already active, rather than starting one.</summary>
+    public bool JoinedRun { get; set; }
+
     public Exception? Failure { get; set; }
 
     public QueuedRequest ToQueuedRequest(int position) =>
