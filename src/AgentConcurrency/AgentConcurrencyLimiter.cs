@@ -37,6 +37,8 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
         ValidateRequest(options);
         if (cancellationToken.IsCancellationRequested)
         {
+            // Disposal wins over cancellation: after Dispose every acquire throws, as documented.
+            _state.ThrowIfDisposed();
             return ValueTask.FromCanceled<AgentSlot>(cancellationToken);
         }
 

@@ -29,7 +29,10 @@ public interface IAgentConcurrencyLimiter
     /// <exception cref="ArgumentOutOfRangeException">The agent's <see cref="AgentDef.MaxConcurrency"/> is below 1, or the queue timeout is negative or longer than 49.7 days, and not infinite.</exception>
     /// <exception cref="ObjectDisposedException">The limiter was disposed, before or while the request waited.</exception>
     /// <exception cref="ConcurrencyLimitExceededException">The request was refused; <see cref="ConcurrencyLimitExceededException.ErrorCode"/> says why.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the exception carries it.</exception>
+    /// <exception cref="OperationCanceledException">
+    /// <paramref name="cancellationToken"/> was cancelled before the caller resumed with a slot; the exception carries it,
+    /// and a slot granted in the meantime has gone back.
+    /// </exception>
     ValueTask<AgentSlot> AcquireAsync(AgentDef agent, AcquireOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Acquires a slot of <paramref name="agent"/> if every limit has room now; never waits.</summary>

@@ -95,6 +95,18 @@ public class AgentGateTests
     }
 
     [Fact]
+    public async Task TryAcquire_LimitGrows_AdmitsWaitersBeforeTheCallerThatGrewIt()
+    {
+        using var limiter = TestSupport.CreateLimiter();
+        await using var holder = await limiter.AcquireAsync(new AgentDef("a", 1));
+        var waiter = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
+
+        limiter.TryAcquire(new AgentDef("a", 2), null, out _).Should().BeFalse("the waiter took the new room first");
+
+        (await waiter.WaitAsync(TestSupport.Bound)).IsHeld.Should().BeTrue();
+    }
+
+    [Fact]
     public void TryAcquire_LimitReached_ReturnsFalseAndTheDefaultSlot()
     {
         using var limiter = TestSupport.CreateLimiter();

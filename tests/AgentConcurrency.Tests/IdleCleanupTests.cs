@@ -38,6 +38,27 @@ public class IdleCleanupTests
     }
 
     [Fact]
+    public async Task Gate_WithOnlyWaiters_IsNeverDropped()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(
+            options =>
+            {
+                options.IdleAgentTimeout = TimeSpan.FromSeconds(1);
+                options.MaxParallelRuns = 1;
+            },
+            time);
+        var other = await limiter.AcquireAsync(TestSupport.Pickle);
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+
+        time.Advance(TimeSpan.FromMinutes(5));
+
+        limiter.GetStatus().Agent("cookie").Should().Match<AgentStatus>(a => a.Active == 0 && a.Queued == 1);
+        other.Dispose();
+        (await waiter.WaitAsync(TestSupport.Bound)).AgentId.Should().Be("cookie");
+    }
+
+    [Fact]
     public async Task IdleGate_UsedAgainBeforeTheTimeout_StartsItsIdleTimeOver()
     {
         var time = new FakeTimeProvider();

@@ -96,18 +96,20 @@ public class RegressionTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(10_000)]
-    public void Constructor_ExtremeIdleAgentTimeout_StillSweeps(long ticks)
+    [InlineData(0.0001)]
+    [InlineData(10_000.0)]
+    public void Constructor_ExtremeIdleAgentTimeout_DropsAfterTheTimeoutAndNotBefore(double days)
     {
         var time = new FakeTimeProvider();
-        var timeout = ticks == 1 ? TimeSpan.FromTicks(1) : TimeSpan.FromDays(ticks);
+        var timeout = TimeSpan.FromDays(days);
         using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = timeout, time);
         limiter.TryAcquire(TestSupport.Cookie, null, out var slot).Should().BeTrue();
         slot.Dispose();
 
-        time.Advance(timeout * 2 + TimeSpan.FromMilliseconds(10));
+        time.Advance(timeout * 0.99);
+        limiter.GetStatus().Agents.Should().ContainSingle("the gate has been idle for less than the timeout");
 
+        time.Advance(timeout * 1.01 + TimeSpan.FromDays(50));
         limiter.GetStatus().Agents.Should().BeEmpty();
     }
 

@@ -124,6 +124,19 @@ public class RunSlotTests
     }
 
     [Fact]
+    public async Task TryAcquireRunSlot_TakesTheRunIdAWaiterWants_TheWaiterFailsWithArgumentException()
+    {
+        using var limiter = TestSupport.CreateLimiter();
+        await using var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie, new AcquireOptions { RunId = "r1" }).ShouldBeWaiting();
+
+        limiter.TryAcquireRunSlot("s1", "r1").Succeeded.Should().BeTrue();
+
+        await waiter.Awaiting(t => t.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<ArgumentException>().WithMessage("*no agent*");
+        limiter.GetStatus().QueuedRequests.Should().Be(0);
+    }
+
+    [Fact]
     public void TryAcquireRunSlot_SameIdTwice_CountsOnce()
     {
         using var limiter = TestSupport.CreateLimiter(options => options.MaxParallelRuns = 1);

@@ -43,6 +43,61 @@ public class ServingOrderTests
     }
 
     [Fact]
+    public async Task Release_WaiterBlockedByItsOwnSession_DoesNotHoldBackOthers()
+    {
+        using var limiter = TestSupport.CreateLimiter(options =>
+        {
+            options.MaxParallelSessions = 1;
+            options.MaxParallelRuns = 2;
+        });
+        await using var session = await limiter.AcquireAsync(new AgentDef("a", 5), new AcquireOptions { SessionId = "s1" });
+        var other = await limiter.AcquireAsync(new AgentDef("a", 5));
+        var newSession = limiter.AcquireAsync(new AgentDef("a", 5), new AcquireOptions { SessionId = "s2" }).ShouldBeWaiting();
+        var noSession = limiter.AcquireAsync(new AgentDef("a", 5)).ShouldBeWaiting();
+
+        other.Dispose();
+
+        (await noSession.WaitAsync(TestSupport.Bound)).SessionId.Should().BeNull();
+        newSession.IsCompleted.Should().BeFalse("s1 still holds the only session slot");
+    }
+
+    [Fact]
+    public async Task Release_WaitersOfDifferentAgents_AreServedByPriorityAcrossAgents()
+    {
+        using var limiter = TestSupport.CreateLimiter(options => options.MaxParallelRuns = 1);
+        var holder = await limiter.AcquireAsync(new AgentDef("x", 1));
+        var low = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
+        var high = limiter.AcquireAsync(new AgentDef("b", 1), new AcquireOptions { Priority = 2 }).ShouldBeWaiting();
+
+        holder.Dispose();
+
+        (await high.WaitAsync(TestSupport.Bound)).AgentId.Should().Be("b");
+        low.IsCompleted.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task OnQueued_IsCalledOutsideTheLock_OtherThreadsCanUseTheLimiterMeanwhile()
+    {
+        using var limiter = TestSupport.CreateLimiter();
+        await using var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        var seenFromAnotherThread = -1;
+
+        var waiter = limiter.AcquireAsync(
+            TestSupport.Cookie,
+            new AcquireOptions
+            {
+                // Blocks this thread until another thread has read the status: a deadlock (and a failed wait) if the lock were held.
+                OnQueued = _ => seenFromAnotherThread = Task.Run(() => limiter.GetStatus().QueuedRequests).Wait(TestSupport.Bound)
+                    ? 1
+                    : 0,
+            }).ShouldBeWaiting();
+
+        seenFromAnotherThread.Should().Be(1);
+        await holder.DisposeAsync();
+        (await waiter.WaitAsync(TestSupport.Bound)).IsHeld.Should().BeTrue();
+    }
+
+    [Fact]
     public async Task Release_OneFreedRun_GoesToTheFirstWaiterInOrderAndNeedsAreWorkedOutDuringTheScan()
     {
         using var limiter = TestSupport.CreateLimiter(options => options.MaxParallelRuns = 1);

@@ -21,7 +21,7 @@ internal static class TestSupport
     /// <summary>Awaits a pending acquire, failing the test if it does not finish within the bound.</summary>
     public static Task<AgentSlot> Within(this ValueTask<AgentSlot> pending) => pending.AsTask().WaitAsync(Bound);
 
-    /// <summary>Asserts that an acquire is still waiting: it has not completed, and it is listed in the status.</summary>
+    /// <summary>Asserts that an acquire has not completed, and returns it as a task to await later.</summary>
     public static Task<AgentSlot> ShouldBeWaiting(this ValueTask<AgentSlot> pending)
     {
         var task = pending.AsTask();

@@ -42,6 +42,65 @@ public class WhenFullTests
     }
 
     [Fact]
+    public async Task AcquireAsync_RejectModeWithSessionsAndRunsBothFull_ReportsMaxSessionsExceeded()
+    {
+        using var limiter = TestSupport.CreateLimiter(options =>
+        {
+            options.WhenFull = QueueFullMode.Reject;
+            options.MaxParallelRuns = 1;
+            options.MaxParallelSessions = 1;
+        });
+        await using var held = await limiter.AcquireAsync(TestSupport.Cookie, new AcquireOptions { SessionId = "s1" });
+
+        (await Refusal(limiter.AcquireAsync(TestSupport.Pickle, new AcquireOptions { SessionId = "s2" })))
+            .Should().Be(ConcurrencyErrorCode.MaxSessionsExceeded);
+        (await Refusal(limiter.AcquireAsync(TestSupport.Pickle, new AcquireOptions { SessionId = "s1" })))
+            .Should().Be(ConcurrencyErrorCode.MaxRunsExceeded, "an active session needs no session slot");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_LimiterQueueTimeoutZero_FailsAtOnceWhenItWouldWait()
+    {
+        using var limiter = TestSupport.CreateLimiter(options => options.QueueTimeout = TimeSpan.Zero);
+        await using var held = await limiter.AcquireAsync(TestSupport.Cookie);
+
+        var pending = limiter.AcquireAsync(TestSupport.Cookie);
+
+        pending.IsCompleted.Should().BeTrue();
+        (await Refusal(pending)).Should().Be(ConcurrencyErrorCode.QueueTimeout);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TimeSpentInOnQueuedCountsAgainstTheTimeout()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.QueueTimeout = TimeSpan.FromSeconds(5), time);
+        await using var held = await limiter.AcquireAsync(TestSupport.Cookie);
+
+        var pending = limiter.AcquireAsync(TestSupport.Cookie, new AcquireOptions { OnQueued = _ => time.Advance(TimeSpan.FromSeconds(6)) });
+
+        (await Refusal(pending)).Should().Be(ConcurrencyErrorCode.QueueTimeout);
+        limiter.GetStatus().QueuedRequests.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TimerFiresAfterTheGrant_IsIgnored()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.QueueTimeout = TimeSpan.FromSeconds(5), time);
+        var held = await limiter.AcquireAsync(TestSupport.Cookie);
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+
+        // Advance at once, before the waiter's caller resumes and disposes its timer: the firing is stale.
+        held.Dispose();
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        var granted = await waiter.WaitAsync(TestSupport.Bound);
+        granted.IsHeld.Should().BeTrue();
+        limiter.GetStatus().Agent("cookie").Active.Should().Be(1);
+    }
+
+    [Fact]
     public async Task AcquireAsync_RejectMode_RejectionCarriesTheAgentId()
     {
         using var limiter = TestSupport.CreateLimiter(options => options.WhenFull = QueueFullMode.Reject);

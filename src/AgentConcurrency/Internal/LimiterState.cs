@@ -37,6 +37,7 @@ internal sealed class LimiterState : IDisposable
     private int _activeRuns;
     private int _waitersWithRunId;
     private long _sweepTick;
+    private long _sweepTicksToDrop;
     private bool _disposed;
 
     public LimiterState(LimiterSettings settings, TimeProvider timeProvider)
@@ -45,9 +46,11 @@ internal sealed class LimiterState : IDisposable
         _timeProvider = timeProvider;
         if (settings.IdleAgentTimeout != Timeout.InfiniteTimeSpan)
         {
-            // Clamped to what a timer can do: below 1 ms a system timer would fire once and stop; above its maximum it throws.
+            // Clamped to what a timer can do: below 1 ms a system timer would fire once and stop; above its maximum it
+            // throws. A gate is dropped once it has been idle for more whole periods than the timeout spans.
             var period = TimeSpan.FromTicks(Math.Clamp(
                 settings.IdleAgentTimeout.Ticks / SweepTicksPerIdleTimeout, TimeSpan.TicksPerMillisecond, TimeoutRules.MaxFinite.Ticks));
+            _sweepTicksToDrop = (settings.IdleAgentTimeout.Ticks + period.Ticks - 1) / period.Ticks;
 
             // The timer holds the state weakly, so a limiter nobody references (and nobody disposed) can still be collected.
             _idleSweepTimer = timeProvider.CreateTimer(
@@ -73,7 +76,7 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                ThrowIfDisposed();
                 ThrowIfRunConflictUnsynchronized(agentId, options);
                 var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
                 if (TryGrantNowUnsynchronized(gate, options, ref completions, out var slot, out var blocker))
@@ -105,7 +108,7 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                ThrowIfDisposed();
                 ThrowIfRunConflictUnsynchronized(agentId, options);
                 var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
                 return TryGrantNowUnsynchronized(gate, options, ref completions, out slot, out _);
@@ -121,7 +124,7 @@ internal sealed class LimiterState : IDisposable
     {
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+            ThrowIfDisposed();
             if (_sessions.TryGetValue(sessionId, out var session))
             {
                 session.Pinned = true;
@@ -145,7 +148,7 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                ObjectDisposedException.ThrowIf(_disposed, typeof(AgentConcurrencyLimiter));
+                ThrowIfDisposed();
                 if (_runsById.TryGetValue(runId, out var active))
                 {
                     if (active.Session?.Id != sessionId)
@@ -317,7 +320,7 @@ internal sealed class LimiterState : IDisposable
                     return;
                 }
 
-                _disposed = true;
+                Volatile.Write(ref _disposed, true);
                 while (_waiters.First is { } waiter)
                 {
                     FailUnsynchronized(
@@ -371,16 +374,35 @@ internal sealed class LimiterState : IDisposable
             throw;
         }
 
+        AgentSlot slot;
         try
         {
-            return await waiter.Task.ConfigureAwait(false);
+            slot = await waiter.Task.ConfigureAwait(false);
         }
         finally
         {
             await registration.DisposeAsync().ConfigureAwait(false);
             timer?.Dispose();
         }
+
+        // The grant and a cancel raced and both happened before the caller resumed: the caller asked to stop waiting,
+        // so it gets its cancellation and the permit goes back (to the next waiter that fits). A run it only joined
+        // belongs to whoever started it, and stays.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            if (!waiter.JoinedRun)
+            {
+                slot.Dispose();
+            }
+
+            throw new OperationCanceledException(cancellationToken);
+        }
+
+        return slot;
     }
+
+    /// <summary>Throws if the limiter was disposed; read without the lock, for callers that must fail before taking it.</summary>
+    public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), typeof(AgentConcurrencyLimiter));
 
     private ITimer? StartQueueTimer(Waiter waiter, TimeSpan? timeout)
     {
@@ -474,7 +496,7 @@ internal sealed class LimiterState : IDisposable
 
             _sweepTick++;
             var dropped = 0;
-            while (_idleGates.First is { } gate && _sweepTick - gate.IdleSinceTick > SweepTicksPerIdleTimeout)
+            while (_idleGates.First is { } gate && _sweepTick - gate.IdleSinceTick > _sweepTicksToDrop)
             {
                 _idleGates.Remove(gate);
                 _gates.Remove(gate.AgentId);
