@@ -34,6 +34,15 @@ public class UncontendedBenchmarks
         slot.Dispose();
     }
 
+    [Benchmark(Description = "AcquireAsync sync-consumed + Dispose")]
+    public bool AcquireAsyncSync()
+    {
+        var pending = _limiter.AcquireAsync(Agent);
+        var slot = pending.Result;
+        slot.Dispose();
+        return pending.IsCompletedSuccessfully;
+    }
+
     [Benchmark(Description = "TryAcquire + Dispose")]
     public bool TryAcquire()
     {
