@@ -29,6 +29,147 @@ public class StressTests
         status.Agents.Should().OnlyContain(a => a.Active == 0 && a.Queued == 0);
     }
 
+    [Fact]
+    public async Task ManyTasks_MixingRunIdsExplicitSlotsAndSessionReleases_KeepEverySnapshotWithinLimitsAndDrainToZero()
+    {
+        using var limiter = new AgentConcurrencyLimiter(
+            new AgentConcurrencyOptions { MaxParallelRuns = MaxRuns, MaxParallelSessions = MaxSessions, MaxConcurrencyPerSource = PerSource },
+            TimeProvider.System);
+        using var done = new CancellationTokenSource();
+        var violations = new List<string>();
+        var snapshots = 0;
+
+        // The limiter's own snapshots are checked here: the workers' session releases make slots inert behind their backs,
+        // so only the limiter can say what is held.
+        var reader = Task.Run(() =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                var status = limiter.GetStatus();
+                snapshots++;
+                if (status.ActiveRuns > MaxRuns || status.ActiveSessions > MaxSessions)
+                {
+                    violations.Add($"runs {status.ActiveRuns}, sessions {status.ActiveSessions}");
+                }
+
+                foreach (var agent in status.Agents.Where(a => a.Active > Agents.Single(d => d.Id == a.AgentId).MaxConcurrency))
+                {
+                    violations.Add($"{agent.AgentId} active {agent.Active}");
+                }
+
+                if (status.QueuedRequests != status.Agents.Sum(a => a.Queued))
+                {
+                    violations.Add($"queued {status.QueuedRequests} but agents list {status.Agents.Sum(a => a.Queued)}");
+                }
+            }
+        });
+
+        var workers = Enumerable.Range(0, 16).Select(seed => Task.Run(() => MixedWorkAsync(limiter, new Random(1000 + seed)))).ToArray();
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+        await done.CancelAsync();
+        await reader.WaitAsync(TestSupport.Bound);
+
+        // Pinned sessions and agent-less runs stay until released by id; release them all.
+        for (var i = 0; i < 5; i++)
+        {
+            limiter.ReleaseSessionSlot("s" + i);
+        }
+
+        violations.Should().BeEmpty();
+        snapshots.Should().BeGreaterThan(0);
+        var final = limiter.GetStatus();
+        final.Should().Match<ConcurrencyStatus>(s => s.ActiveRuns == 0 && s.ActiveSessions == 0 && s.QueuedRequests == 0);
+        final.Agents.Should().OnlyContain(a => a.Active == 0 && a.Queued == 0);
+    }
+
+    private static async Task MixedWorkAsync(AgentConcurrencyLimiter limiter, Random random)
+    {
+        // Whatever a worker pins or takes explicitly it releases before moving on, so every wait can end: a worker that
+        // never finishes is a lost waiter, not a test that starved itself.
+        for (var i = 0; i < 200; i++)
+        {
+            var session = "s" + random.Next(5);
+            switch (random.Next(8))
+            {
+                case 0:
+                    limiter.ReleaseSessionSlot(session);
+                    break;
+                case 1:
+                    if (limiter.TryAcquireSessionSlot(session).Succeeded)
+                    {
+                        try
+                        {
+                            await AcquireHoldReleaseAsync(limiter, random, session);
+                        }
+                        finally
+                        {
+                            limiter.ReleaseSessionSlot(session);
+                        }
+                    }
+
+                    break;
+                case 2:
+                    var runId = "r" + random.Next(8);
+                    if (TryTakeRun(limiter, session, runId))
+                    {
+                        await Task.Yield();
+                        limiter.ReleaseRunSlot(runId);
+                    }
+
+                    break;
+                default:
+                    await AcquireHoldReleaseAsync(limiter, random, random.Next(3) == 0 ? null : session);
+                    break;
+            }
+        }
+    }
+
+    private static bool TryTakeRun(AgentConcurrencyLimiter limiter, string session, string runId)
+    {
+        try
+        {
+            return limiter.TryAcquireRunSlot(session, runId).Succeeded;
+        }
+        catch (ArgumentException)
+        {
+            // The run id is active in another session: a caller error by contract.
+            return false;
+        }
+    }
+
+    private static async Task AcquireHoldReleaseAsync(AgentConcurrencyLimiter limiter, Random random, string? session)
+    {
+        using var cts = new CancellationTokenSource();
+        if (random.Next(4) == 0)
+        {
+            cts.CancelAfter(random.Next(0, 3));
+        }
+
+        var options = new AcquireOptions
+        {
+            SessionId = session,
+            RunId = random.Next(2) == 0 ? null : "r" + random.Next(8),
+            Source = "x" + random.Next(4),
+            Priority = random.Next(3),
+        };
+        try
+        {
+            var slot = await limiter.AcquireAsync(Agents[random.Next(Agents.Length)], options, cts.Token);
+            await Task.Yield();
+            slot.Dispose();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ConcurrencyLimitExceededException ex) when (ex.ErrorCode == ConcurrencyErrorCode.SessionReleased)
+        {
+        }
+        catch (ArgumentException ex) when (ex is not ArgumentNullException and not ArgumentOutOfRangeException)
+        {
+            // A run id active for another agent, with no agent, or in another session: a caller error by contract.
+        }
+    }
+
     private static async Task WorkAsync(AgentConcurrencyLimiter limiter, Tracker tracker, Random random)
     {
         for (var i = 0; i < IterationsPerWorker; i++)
