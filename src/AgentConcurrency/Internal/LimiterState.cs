@@ -77,7 +77,8 @@ internal sealed class LimiterState : IDisposable
             lock (_sync)
             {
                 ThrowIfDisposed();
-                ThrowIfRunConflictUnsynchronized(agentId, options);
+                // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
+                FindRunToJoinOrThrowUnsynchronized(agentId, options);
                 var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
                 if (TryGrantNowUnsynchronized(gate, options, ref completions, out var slot, out var blocker))
                 {
@@ -109,7 +110,8 @@ internal sealed class LimiterState : IDisposable
             lock (_sync)
             {
                 ThrowIfDisposed();
-                ThrowIfRunConflictUnsynchronized(agentId, options);
+                // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
+                FindRunToJoinOrThrowUnsynchronized(agentId, options);
                 var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
                 return TryGrantNowUnsynchronized(gate, options, ref completions, out slot, out _);
             }
@@ -538,8 +540,7 @@ internal sealed class LimiterState : IDisposable
     {
         blocker = default;
         // Checked again after PrepareGateUnsynchronized: a scan it ran may have started this run id since.
-        ThrowIfRunConflictUnsynchronized(gate.AgentId, options);
-        var run = FindRunToJoinUnsynchronized(gate.AgentId, options.SessionId, options.RunId, out _);
+        var run = FindRunToJoinOrThrowUnsynchronized(gate.AgentId, options);
         if (run is null)
         {
             if (FindBlockerUnsynchronized(gate, options.SessionId, options.Source) is { } found)
@@ -608,13 +609,11 @@ internal sealed class LimiterState : IDisposable
         return run;
     }
 
-    private void ThrowIfRunConflictUnsynchronized(string agentId, AcquireOptions options)
+    /// <summary>The active run a request joins, or null when it needs a new run; a run id it cannot join is a caller error.</summary>
+    private RunRecord? FindRunToJoinOrThrowUnsynchronized(string agentId, AcquireOptions options)
     {
-        FindRunToJoinUnsynchronized(agentId, options.SessionId, options.RunId, out var conflict);
-        if (conflict is not null)
-        {
-            throw new ArgumentException(conflict, nameof(options));
-        }
+        var run = FindRunToJoinUnsynchronized(agentId, options.SessionId, options.RunId, out var conflict);
+        return conflict is null ? run : throw new ArgumentException(conflict, nameof(options));
     }
 
     /// <summary>The first limit a new run would exceed, in the order rejections report them; null when all have room.</summary>
