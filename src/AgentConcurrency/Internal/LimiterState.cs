@@ -388,15 +388,10 @@ internal sealed class LimiterState : IDisposable
         }
 
         // The grant and a cancel raced and both happened before the caller resumed: the caller asked to stop waiting,
-        // so it gets its cancellation and the permit goes back (to the next waiter that fits). A run it only joined
-        // belongs to whoever started it, and stays.
+        // so it gets its cancellation and the grant goes back (to the next waiter that fits).
         if (cancellationToken.IsCancellationRequested)
         {
-            if (!waiter.JoinedRun)
-            {
-                slot.Dispose();
-            }
-
+            waiter.ReturnUnwantedGrant();
             throw new OperationCanceledException(cancellationToken);
         }
 
@@ -477,13 +472,12 @@ internal sealed class LimiterState : IDisposable
             }
         }
 
-        // Decided before it could leave: the outcome is on its way (completed after the deciding lock). A run it started
-        // goes back; a run it only joined belongs to whoever started it, and stays.
+        // Decided before it could leave: the outcome is on its way (completed after the deciding lock); a grant goes back.
         var outcome = waiter.Task;
         await ((Task)outcome).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (outcome.IsCompletedSuccessfully && !waiter.JoinedRun)
+        if (outcome.IsCompletedSuccessfully)
         {
-            outcome.Result.Dispose();
+            waiter.ReturnUnwantedGrant();
         }
     }
 

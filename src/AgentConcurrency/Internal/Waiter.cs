@@ -59,6 +59,18 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
 
     public Exception? Failure { get; set; }
 
+    /// <summary>
+    /// Gives back a grant its caller will not take (it cancelled, or its OnQueued threw): a run it started goes back; a
+    /// run it only joined belongs to whoever started it, and stays.
+    /// </summary>
+    public void ReturnUnwantedGrant()
+    {
+        if (!JoinedRun)
+        {
+            GrantedSlot.Dispose();
+        }
+    }
+
     public QueuedRequest ToQueuedRequest(int position) =>
         new(Gate.AgentId, position, SessionId, RunId, Source, Priority, EnqueuedAt);
 
