@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using AgentConcurrency.Internal;
+using Microsoft.Extensions.Logging;
 
 namespace AgentConcurrency;
 
@@ -12,17 +14,49 @@ namespace AgentConcurrency;
 /// </remarks>
 public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposable, IAsyncDisposable
 {
-    private readonly LimiterSettings _settings;
+    private readonly LimiterTelemetry _telemetry;
     private readonly LimiterState _state;
+    private IDisposable? _optionsSubscription;
 
     /// <summary>Creates a limiter.</summary>
     /// <param name="options">The limits; copied and validated now. <see langword="null"/> for the defaults.</param>
     /// <param name="timeProvider">The clock for queue timeouts, wait times and idle cleanup; <see langword="null"/> for <see cref="TimeProvider.System"/>.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names every invalid one.</exception>
     public AgentConcurrencyLimiter(AgentConcurrencyOptions? options = null, TimeProvider? timeProvider = null)
+        : this(options, timeProvider, loggerFactory: null, meterFactory: null)
     {
-        _settings = LimiterSettings.From(options ?? new AgentConcurrencyOptions());
-        _state = new LimiterState(_settings, timeProvider ?? TimeProvider.System);
+    }
+
+    /// <summary>Creates a limiter that logs and reports metrics.</summary>
+    /// <param name="options">The limits; copied and validated now. <see langword="null"/> for the defaults.</param>
+    /// <param name="timeProvider">The clock for queue timeouts, wait times and idle cleanup; <see langword="null"/> for <see cref="TimeProvider.System"/>.</param>
+    /// <param name="loggerFactory">Where the limiter's log events go; <see langword="null"/> for none.</param>
+    /// <param name="meterFactory">Creates the <c>AgentConcurrency</c> meter; <see langword="null"/> for a meter of the limiter's own, disposed with it.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names every invalid one.</exception>
+    public AgentConcurrencyLimiter(
+        AgentConcurrencyOptions? options, TimeProvider? timeProvider, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory)
+        : this(options, timeProvider, loggerFactory, meterFactory, knownAgents: [])
+    {
+    }
+
+    /// <summary>Creates a limiter that knows <paramref name="knownAgents"/> from the start, for the hosting integration.</summary>
+    internal AgentConcurrencyLimiter(
+        AgentConcurrencyOptions? options,
+        TimeProvider? timeProvider,
+        ILoggerFactory? loggerFactory,
+        IMeterFactory? meterFactory,
+        IEnumerable<AgentDef> knownAgents)
+    {
+        var settings = LimiterSettings.From(options ?? new AgentConcurrencyOptions());
+        var agents = knownAgents.ToList();
+        foreach (var agent in agents)
+        {
+            AgentDefRules.ThrowIfInvalid(agent, nameof(knownAgents));
+        }
+
+        timeProvider ??= TimeProvider.System;
+        _telemetry = new LimiterTelemetry(loggerFactory, meterFactory, timeProvider);
+        _state = new LimiterState(settings, timeProvider, _telemetry, agents);
     }
 
     /// <inheritdoc/>
@@ -32,26 +66,19 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     /// <inheritdoc/>
     public ValueTask<AgentSlot> AcquireAsync(AgentDef agent, AcquireOptions options, CancellationToken cancellationToken = default)
     {
-        var limit = ResolveLimit(agent);
+        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         ArgumentNullException.ThrowIfNull(options);
         ValidateRequest(options);
-        if (cancellationToken.IsCancellationRequested)
-        {
-            // Disposal wins over cancellation: after Dispose every acquire throws, as documented.
-            _state.ThrowIfDisposed();
-            return ValueTask.FromCanceled<AgentSlot>(cancellationToken);
-        }
-
-        return _state.AcquireAsync(agent.Id, limit, options, cancellationToken);
+        return _state.AcquireAsync(agent.Id, agent.MaxConcurrency, options, cancellationToken);
     }
 
     /// <inheritdoc/>
     public bool TryAcquire(AgentDef agent, AcquireOptions? options, out AgentSlot slot)
     {
-        var limit = ResolveLimit(agent);
+        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
         ValidateRequest(options);
-        return _state.TryAcquire(agent.Id, limit, options, out slot);
+        return _state.TryAcquire(agent.Id, agent.MaxConcurrency, options, out slot);
     }
 
     /// <inheritdoc/>
@@ -86,37 +113,52 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     /// <inheritdoc/>
     public ConcurrencyStatus GetStatus() => _state.GetStatus();
 
+    /// <summary>
+    /// Puts new limits in force in place, without dropping anything: a raised limit admits waiters at once, a lowered one
+    /// lets holders finish and admits nobody until there is room. Requests already waiting keep the queue timeout they
+    /// started with. Logs the new limits when anything changed. Does nothing after disposal.
+    /// </summary>
+    /// <param name="options">The new limits; copied and validated now.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the message names every invalid one, and the limits in force stay.</exception>
+    public void UpdateOptions(AgentConcurrencyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var settings = LimiterSettings.From(options);
+        if (_state.ApplySettings(settings))
+        {
+            _telemetry.LimitsChanged(settings);
+        }
+    }
+
     /// <summary>Fails every waiting request with <see cref="ObjectDisposedException"/>; later acquires throw it, later releases do nothing.</summary>
-    public void Dispose() => _state.Dispose();
+    public void Dispose()
+    {
+        // Stop listening for new options first, so none arrives half-way through disposal.
+        Interlocked.Exchange(ref _optionsSubscription, null)?.Dispose();
+        _state.Dispose();
+        _telemetry.Dispose();
+    }
 
     /// <summary>Fails every waiting request with <see cref="ObjectDisposedException"/>; later acquires throw it, later releases do nothing.</summary>
     /// <returns>A completed task: disposal never waits.</returns>
     public ValueTask DisposeAsync()
     {
-        _state.Dispose();
+        Dispose();
         return default;
     }
 
-    private int ResolveLimit(AgentDef agent)
+    /// <summary>Logs options a host tried to apply and that were refused; the hosting integration's reload path uses it.</summary>
+    internal void ReportRefusedOptions(string reason) => _telemetry.LimitsRefused(reason);
+
+    /// <summary>Ties a subscription to new options to this limiter's lifetime: disposed with it.</summary>
+    internal void OwnOptionsSubscription(IDisposable subscription)
     {
-        ArgumentNullException.ThrowIfNull(agent);
-        if (agent.Id is null)
+        if (Interlocked.CompareExchange(ref _optionsSubscription, subscription, null) is not null)
         {
-            throw new ArgumentNullException(nameof(agent), "AgentDef.Id must not be null.");
+            subscription.Dispose();
+            throw new InvalidOperationException("The limiter already follows an options source.");
         }
-
-        if (string.IsNullOrWhiteSpace(agent.Id))
-        {
-            throw new ArgumentException("AgentDef.Id must not be empty or whitespace.", nameof(agent));
-        }
-
-        // Checked even when AgentLimits overrides it: a definition that could never run is a bug at the call site.
-        if (agent.MaxConcurrency < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(agent), agent.MaxConcurrency, "AgentDef.MaxConcurrency must be at least 1.");
-        }
-
-        return _settings.AgentLimits.TryGetValue(agent.Id, out var limit) ? limit : agent.MaxConcurrency;
     }
 
     private static void ValidateRequest(AcquireOptions options)

@@ -1,17 +1,23 @@
+using AgentConcurrency.Internal;
+
 namespace AgentConcurrency;
 
 /// <summary>
 /// Limits and queueing behaviour of an <see cref="AgentConcurrencyLimiter"/>. The limiter copies and validates them
-/// when it is constructed; changing this object afterwards has no effect on it.
+/// when it is constructed; changing this object afterwards has no effect on it, but
+/// <see cref="AgentConcurrencyLimiter.UpdateOptions(AgentConcurrencyOptions)"/> applies a new set in place. In a host,
+/// bind them from the <c>AgentConcurrency</c> configuration section; keys mirror the property names.
 /// </summary>
 public sealed class AgentConcurrencyOptions
 {
     /// <summary>Gets or sets how many sessions may be active at once over all agents.</summary>
     /// <value>At least 1, or <see langword="null"/> for no limit. The default is 100.</value>
+    [AtLeast(1)]
     public int? MaxParallelSessions { get; set; } = 100;
 
     /// <summary>Gets or sets how many runs may be active at once over all agents and sessions.</summary>
     /// <value>At least 1, or <see langword="null"/> for no limit. The default is 50.</value>
+    [AtLeast(1)]
     public int? MaxParallelRuns { get; set; } = 50;
 
     /// <summary>
@@ -19,6 +25,7 @@ public sealed class AgentConcurrencyOptions
     /// over all agents, so that one noisy source cannot take every slot.
     /// </summary>
     /// <value>At least 1, or <see langword="null"/> for no limit. The default is <see langword="null"/>.</value>
+    [AtLeast(1)]
     public int? MaxConcurrencyPerSource { get; set; }
 
     /// <summary>
@@ -36,6 +43,7 @@ public sealed class AgentConcurrencyOptions
     /// <see cref="ConcurrencyErrorCode.QueueFull"/>. Zero means a request never waits.
     /// </summary>
     /// <value>At least 0, or <see langword="null"/> for no limit. The default is <see langword="null"/>.</value>
+    [AtLeast(0)]
     public int? QueueLimit { get; set; }
 
     /// <summary>

@@ -1,54 +1,23 @@
-using System.Globalization;
+using Microsoft.Extensions.Options;
 
 namespace AgentConcurrency.Internal;
 
 /// <summary>
-/// Checks every field of <see cref="AgentConcurrencyOptions"/> and names each invalid one, so a bad configuration is
-/// reported in one message rather than one field per restart.
+/// The host's check of <see cref="AgentConcurrencyOptions"/> (run at start by <c>ValidateOnStart</c>, and on every
+/// reload): the generated field rules and the cross-field rules, each message prefixed with the configuration key, as in
+/// <c>AgentConcurrency:MaxParallelRuns must be at least 1, was 0.</c>
 /// </summary>
-internal static class AgentConcurrencyOptionsValidator
+internal sealed class AgentConcurrencyOptionsValidator(OptionsKeyPrefix prefix) : IValidateOptions<AgentConcurrencyOptions>
 {
-    /// <summary>Returns one message per invalid field, each starting with the field's name; empty when all are valid.</summary>
-    public static List<string> Validate(AgentConcurrencyOptions options)
+    public ValidateOptionsResult Validate(string? name, AgentConcurrencyOptions options)
     {
-        var failures = new List<string>();
-        AtLeast(failures, nameof(options.MaxParallelSessions), options.MaxParallelSessions, 1);
-        AtLeast(failures, nameof(options.MaxParallelRuns), options.MaxParallelRuns, 1);
-        AtLeast(failures, nameof(options.MaxConcurrencyPerSource), options.MaxConcurrencyPerSource, 1);
-        AtLeast(failures, nameof(options.QueueLimit), options.QueueLimit, 0);
-        foreach (var (agentId, limit) in options.AgentLimits.OrderBy(static e => e.Key, StringComparer.Ordinal))
+        // The limiter reads the default instance only; named instances are someone else's.
+        if (name != Options.DefaultName)
         {
-            if (string.IsNullOrWhiteSpace(agentId))
-            {
-                failures.Add($"{nameof(options.AgentLimits)} must not have an empty or whitespace agent id.");
-            }
-
-            AtLeast(failures, $"{nameof(options.AgentLimits)}:{agentId}", limit, 1);
+            return ValidateOptionsResult.Skip;
         }
 
-        if (!Enum.IsDefined(options.WhenFull))
-        {
-            failures.Add($"{nameof(options.WhenFull)} must be Wait or Reject, was {options.WhenFull}.");
-        }
-
-        if (options.QueueTimeout is { } queueTimeout && !TimeoutRules.IsValid(queueTimeout))
-        {
-            failures.Add($"{nameof(options.QueueTimeout)} must be zero or more and at most 49.7 days, or infinite, was {queueTimeout}.");
-        }
-
-        if (options.IdleAgentTimeout <= TimeSpan.Zero && options.IdleAgentTimeout != Timeout.InfiniteTimeSpan)
-        {
-            failures.Add($"{nameof(options.IdleAgentTimeout)} must be positive, or infinite, was {options.IdleAgentTimeout}.");
-        }
-
-        return failures;
-    }
-
-    private static void AtLeast(List<string> failures, string name, int? value, int minimum)
-    {
-        if (value < minimum)
-        {
-            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{name} must be at least {minimum}, was {value}."));
-        }
+        var failures = AgentConcurrencyOptionsValidation.Validate(options);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures.Select(prefix.KeyOf));
     }
 }

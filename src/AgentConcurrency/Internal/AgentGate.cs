@@ -1,18 +1,27 @@
 namespace AgentConcurrency.Internal;
 
 /// <summary>One agent's gate: its current limit, how many runs it has, how many requests wait for it. Guarded by the state's lock.</summary>
-internal sealed class AgentGate(string agentId, int limit)
+internal sealed class AgentGate(string agentId, int declaredLimit)
 {
     public string AgentId { get; } = agentId;
 
-    /// <summary>The limit the last caller set; active may exceed it for a while after it shrank.</summary>
-    public int Limit { get; set; } = limit;
+    /// <summary>The <see cref="AgentDef.MaxConcurrency"/> the last caller declared; the limit unless the options override it.</summary>
+    public int DeclaredLimit { get; set; } = declaredLimit;
+
+    /// <summary>The limit in force; active may exceed it for a while after it shrank.</summary>
+    public int Limit { get; set; } = declaredLimit;
 
     public int Active { get; set; }
 
     public int Queued { get; set; }
 
-    public bool IsIdle => Active == 0 && Queued == 0;
+    /// <summary>Whether <see cref="Active"/> had reached <see cref="Limit"/> when last checked; its flips are the logged transitions.</summary>
+    public bool AtLimit { get; set; }
+
+    /// <summary>A gate the host registered up front: always listed, never dropped while idle.</summary>
+    public bool Pinned { get; set; }
+
+    public bool IsIdle => Active == 0 && Queued == 0 && !Pinned;
 
     // Links in the idle list, oldest idle first; IdleSinceTick is the sweep tick at which the gate went idle.
     public AgentGate? IdlePrevious { get; set; }

@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 
 namespace AgentConcurrency.Internal;
 
@@ -37,7 +38,7 @@ internal sealed class LimiterSettings
     /// <exception cref="ArgumentException">One or more options are invalid; the message names each.</exception>
     public static LimiterSettings From(AgentConcurrencyOptions options)
     {
-        var failures = AgentConcurrencyOptionsValidator.Validate(options);
+        var failures = AgentConcurrencyOptionsValidation.Validate(options);
         if (failures.Count > 0)
         {
             throw new ArgumentException(
@@ -46,4 +47,32 @@ internal sealed class LimiterSettings
 
         return new LimiterSettings(options);
     }
+
+    /// <summary>The limit for an agent that declared <paramref name="declaredLimit"/>: its override, if the options have one.</summary>
+    public int LimitFor(string agentId, int declaredLimit) => AgentLimits.TryGetValue(agentId, out var limit) ? limit : declaredLimit;
+
+    /// <summary>Whether <paramref name="other"/> sets every option the same way, so that applying it would change nothing.</summary>
+    public bool HasSameValues(LimiterSettings other) =>
+        MaxParallelSessions == other.MaxParallelSessions
+        && MaxParallelRuns == other.MaxParallelRuns
+        && MaxConcurrencyPerSource == other.MaxConcurrencyPerSource
+        && WhenFull == other.WhenFull
+        && QueueLimit == other.QueueLimit
+        && QueueTimeout == other.QueueTimeout
+        && IdleAgentTimeout == other.IdleAgentTimeout
+        && AgentLimits.Count == other.AgentLimits.Count
+        && AgentLimits.All(entry => other.AgentLimits.TryGetValue(entry.Key, out var limit) && limit == entry.Value);
+
+    /// <summary>One line naming every option's value, for the "limits changed" log (formatted only when it is written).</summary>
+    public override string ToString()
+    {
+        var agentLimits = string.Join(", ", AgentLimits.OrderBy(static e => e.Key, StringComparer.Ordinal).Select(static e => $"{e.Key}={e.Value}"));
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"MaxParallelSessions={Show(MaxParallelSessions)}, MaxParallelRuns={Show(MaxParallelRuns)}, " +
+            $"MaxConcurrencyPerSource={Show(MaxConcurrencyPerSource)}, AgentLimits=[{agentLimits}], WhenFull={WhenFull}, " +
+            $"QueueLimit={Show(QueueLimit)}, QueueTimeout={QueueTimeout?.ToString() ?? "none"}, IdleAgentTimeout={IdleAgentTimeout}");
+    }
+
+    private static string Show(int? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "unlimited";
 }

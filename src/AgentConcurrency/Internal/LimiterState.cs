@@ -23,15 +23,19 @@ internal sealed class LimiterState : IDisposable
     private const int MaxPooledRuns = 256;
 
     private readonly Lock _sync = new();
-    private readonly LimiterSettings _settings;
+
+    // Serialises option updates, which touch the idle sweep's timer outside the lock.
+    private readonly Lock _updateSync = new();
     private readonly TimeProvider _timeProvider;
+    private readonly LimiterTelemetry _telemetry;
     private readonly Dictionary<string, AgentGate> _gates = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunRecord> _runsById = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _sourceCounts = new(StringComparer.Ordinal);
     private readonly WaiterQueue _waiters = new();
     private readonly IdleGateList _idleGates = new();
-    private readonly ITimer? _idleSweepTimer;
+    private LimiterSettings _settings;
+    private ITimer? _idleSweepTimer;
     private RunRecord? _freeRuns;
     private int _freeRunCount;
     private int _activeRuns;
@@ -40,38 +44,82 @@ internal sealed class LimiterState : IDisposable
     private long _sweepTicksToDrop;
     private bool _disposed;
 
-    public LimiterState(LimiterSettings settings, TimeProvider timeProvider)
+    /// <param name="settings">The limits to start with.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="telemetry">Where logs, metrics and traces go.</param>
+    /// <param name="knownAgents">Agents the host registered: listed from the start and never dropped while idle; a later id wins.</param>
+    public LimiterState(LimiterSettings settings, TimeProvider timeProvider, LimiterTelemetry telemetry, IEnumerable<AgentDef> knownAgents)
     {
         _settings = settings;
         _timeProvider = timeProvider;
-        if (settings.IdleAgentTimeout != Timeout.InfiniteTimeSpan)
+        _telemetry = telemetry;
+        foreach (var agent in knownAgents)
         {
-            // Clamped to what a timer can do: below 1 ms a system timer would fire once and stop; above its maximum it
-            // throws. A gate is dropped once it has been idle for more whole periods than the timeout spans.
-            var period = TimeSpan.FromTicks(Math.Clamp(
-                settings.IdleAgentTimeout.Ticks / SweepTicksPerIdleTimeout, TimeSpan.TicksPerMillisecond, TimeoutRules.MaxFinite.Ticks));
-            _sweepTicksToDrop = (settings.IdleAgentTimeout.Ticks + period.Ticks - 1) / period.Ticks;
+            _gates[agent.Id] = new AgentGate(agent.Id, agent.MaxConcurrency) { Limit = settings.LimitFor(agent.Id, agent.MaxConcurrency), Pinned = true };
+        }
 
-            // The timer holds the state weakly, so a limiter nobody references (and nobody disposed) can still be collected.
-            _idleSweepTimer = timeProvider.CreateTimer(
-                static state =>
+        ScheduleIdleSweep(settings.IdleAgentTimeout);
+    }
+
+    public ValueTask<AgentSlot> AcquireAsync(string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Disposal wins over cancellation: after Dispose every acquire throws, as documented.
+            ThrowIfDisposed();
+            _telemetry.CanceledAtOnce(agentId);
+            return ValueTask.FromCanceled<AgentSlot>(cancellationToken);
+        }
+
+        var work = default(AfterLockWork);
+        Waiter? waiter = null;
+        TimeSpan? timeout = null;
+        ConcurrencyErrorCode? refusal = null;
+        AgentSlot slot;
+        try
+        {
+            lock (_sync)
+            {
+                ThrowIfDisposed();
+                // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
+                FindRunToJoinOrThrowUnsynchronized(agentId, options);
+                var gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
+                if (!TryGrantNowUnsynchronized(gate, options, ref work, out slot, out var blocker))
                 {
-                    if (((WeakReference<LimiterState>)state!).TryGetTarget(out var limiterState))
+                    timeout = options.QueueTimeout ?? _settings.QueueTimeout;
+                    refusal = RefusalUnsynchronized(gate, blocker, timeout);
+                    if (refusal is null)
                     {
-                        limiterState.SweepIdleGates();
+                        waiter = EnqueueUnsynchronized(gate, options);
                     }
-                },
-                new WeakReference<LimiterState>(this),
-                period,
-                period);
+                }
+            }
         }
+        finally
+        {
+            work.Run(_telemetry);
+        }
+
+        if (waiter is not null)
+        {
+            return WaitForGrantAsync(waiter, timeout, cancellationToken);
+        }
+
+        if (refusal is { } code)
+        {
+            _telemetry.RefusedAtOnce(agentId, code);
+            return ValueTask.FromException<AgentSlot>(new ConcurrencyLimitExceededException(code, agentId));
+        }
+
+        _telemetry.Acquired(agentId);
+        return new ValueTask<AgentSlot>(slot);
     }
 
-    public ValueTask<AgentSlot> AcquireAsync(string agentId, int limit, AcquireOptions options, CancellationToken cancellationToken)
+    public bool TryAcquire(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot)
     {
-        var completions = default(CompletionList);
-        Waiter waiter;
-        TimeSpan? timeout;
+        var work = default(AfterLockWork);
+        bool granted;
+        ConcurrencyErrorCode blocker;
         try
         {
             lock (_sync)
@@ -79,47 +127,25 @@ internal sealed class LimiterState : IDisposable
                 ThrowIfDisposed();
                 // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
                 FindRunToJoinOrThrowUnsynchronized(agentId, options);
-                var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
-                if (TryGrantNowUnsynchronized(gate, options, ref completions, out var slot, out var blocker))
-                {
-                    return new ValueTask<AgentSlot>(slot);
-                }
-
-                timeout = options.QueueTimeout ?? _settings.QueueTimeout;
-                if (RefuseUnsynchronized(gate, blocker, timeout) is { } refusal)
-                {
-                    return ValueTask.FromException<AgentSlot>(refusal);
-                }
-
-                waiter = EnqueueUnsynchronized(gate, options);
+                var gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
+                granted = TryGrantNowUnsynchronized(gate, options, ref work, out slot, out blocker);
             }
         }
         finally
         {
-            completions.CompleteAll();
+            work.Run(_telemetry);
         }
 
-        return WaitForGrantAsync(waiter, timeout, cancellationToken);
-    }
+        if (granted)
+        {
+            _telemetry.Acquired(agentId);
+        }
+        else
+        {
+            _telemetry.RefusedAtOnce(agentId, blocker);
+        }
 
-    public bool TryAcquire(string agentId, int limit, AcquireOptions options, out AgentSlot slot)
-    {
-        var completions = default(CompletionList);
-        try
-        {
-            lock (_sync)
-            {
-                ThrowIfDisposed();
-                // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
-                FindRunToJoinOrThrowUnsynchronized(agentId, options);
-                var gate = PrepareGateUnsynchronized(agentId, limit, ref completions);
-                return TryGrantNowUnsynchronized(gate, options, ref completions, out slot, out _);
-            }
-        }
-        finally
-        {
-            completions.CompleteAll();
-        }
+        return granted;
     }
 
     public SlotResult TryAcquireSessionSlot(string sessionId)
@@ -145,7 +171,7 @@ internal sealed class LimiterState : IDisposable
 
     public SlotResult TryAcquireRunSlot(string sessionId, string runId)
     {
-        var completions = default(CompletionList);
+        var work = default(AfterLockWork);
         try
         {
             lock (_sync)
@@ -172,12 +198,12 @@ internal sealed class LimiterState : IDisposable
                     return SlotResult.Failed(ConcurrencyErrorCode.MaxRunsExceeded);
                 }
 
-                StartRunUnsynchronized(gate: null, sessionId, runId, source: null);
+                StartRunUnsynchronized(gate: null, sessionId, runId, source: null, ref work);
 
                 // A waiter asking for this run id for an agent can no longer get it: tell it now, not at some later release.
                 if (_waitersWithRunId > 0)
                 {
-                    ScanUnsynchronized(ref completions);
+                    ScanUnsynchronized(ref work);
                 }
 
                 return SlotResult.Success;
@@ -185,13 +211,13 @@ internal sealed class LimiterState : IDisposable
         }
         finally
         {
-            completions.CompleteAll();
+            work.Run(_telemetry);
         }
     }
 
     public void ReleaseRunSlot(string runId)
     {
-        var completions = default(CompletionList);
+        var work = default(AfterLockWork);
         try
         {
             lock (_sync)
@@ -201,19 +227,19 @@ internal sealed class LimiterState : IDisposable
                     return;
                 }
 
-                EndRunUnsynchronized(run);
-                ScanUnsynchronized(ref completions);
+                EndRunUnsynchronized(run, ref work);
+                ScanUnsynchronized(ref work);
             }
         }
         finally
         {
-            completions.CompleteAll();
+            work.Run(_telemetry);
         }
     }
 
     public void ReleaseSessionSlot(string sessionId)
     {
-        var completions = default(CompletionList);
+        var work = default(AfterLockWork);
         try
         {
             lock (_sync)
@@ -230,7 +256,7 @@ internal sealed class LimiterState : IDisposable
                     if (waiter.SessionId == sessionId)
                     {
                         FailUnsynchronized(
-                            waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.SessionReleased, waiter.Gate.AgentId), ref completions);
+                            waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.SessionReleased, waiter.Gate.AgentId), ref work);
                     }
 
                     waiter = next;
@@ -240,23 +266,23 @@ internal sealed class LimiterState : IDisposable
                 {
                     while (session.FirstRun is { } run)
                     {
-                        EndRunUnsynchronized(run);
+                        EndRunUnsynchronized(run, ref work);
                     }
                 }
 
-                ScanUnsynchronized(ref completions);
+                ScanUnsynchronized(ref work);
             }
         }
         finally
         {
-            completions.CompleteAll();
+            work.Run(_telemetry);
         }
     }
 
     /// <summary>Releases the run a slot was granted for, unless that grant is no longer current.</summary>
     public void Release(RunRecord run, long version)
     {
-        var completions = default(CompletionList);
+        var work = default(AfterLockWork);
         try
         {
             lock (_sync)
@@ -267,13 +293,13 @@ internal sealed class LimiterState : IDisposable
                     return;
                 }
 
-                EndRunUnsynchronized(run);
-                ScanUnsynchronized(ref completions);
+                EndRunUnsynchronized(run, ref work);
+                ScanUnsynchronized(ref work);
             }
         }
         finally
         {
-            completions.CompleteAll();
+            work.Run(_telemetry);
         }
     }
 
@@ -310,9 +336,54 @@ internal sealed class LimiterState : IDisposable
         return status;
     }
 
+    /// <summary>
+    /// Puts new limits in force without dropping anything: raised limits admit waiters at once, lowered ones let holders
+    /// finish. Waiters keep the queue timeout they started with; new requests get the new one.
+    /// </summary>
+    /// <returns>Whether anything changed; false also after disposal.</returns>
+    public bool ApplySettings(LimiterSettings settings)
+    {
+        lock (_updateSync)
+        {
+            var work = default(AfterLockWork);
+            TimeSpan previousIdleTimeout;
+            try
+            {
+                lock (_sync)
+                {
+                    if (_disposed || settings.HasSameValues(_settings))
+                    {
+                        return false;
+                    }
+
+                    previousIdleTimeout = _settings.IdleAgentTimeout;
+                    _settings = settings;
+                    foreach (var gate in _gates.Values)
+                    {
+                        SetLimitUnsynchronized(gate, settings.LimitFor(gate.AgentId, gate.DeclaredLimit), ref work);
+                    }
+
+                    // Any limit may have grown (agent, runs, sessions, sources): serve whoever fits now.
+                    ScanUnsynchronized(ref work);
+                }
+            }
+            finally
+            {
+                work.Run(_telemetry);
+            }
+
+            if (settings.IdleAgentTimeout != previousIdleTimeout)
+            {
+                ScheduleIdleSweep(settings.IdleAgentTimeout);
+            }
+
+            return true;
+        }
+    }
+
     public void Dispose()
     {
-        var completions = default(CompletionList);
+        var work = default(AfterLockWork);
         try
         {
             lock (_sync)
@@ -326,20 +397,25 @@ internal sealed class LimiterState : IDisposable
                 while (_waiters.First is { } waiter)
                 {
                     FailUnsynchronized(
-                        waiter, new ObjectDisposedException(nameof(AgentConcurrencyLimiter), "The limiter was disposed while the request waited."), ref completions);
+                        waiter, new ObjectDisposedException(nameof(AgentConcurrencyLimiter), "The limiter was disposed while the request waited."), ref work);
                 }
             }
 
-            _idleSweepTimer?.Dispose();
+            lock (_updateSync)
+            {
+                _idleSweepTimer?.Dispose();
+            }
         }
         finally
         {
-            completions.CompleteAll();
+            work.Run(_telemetry);
         }
     }
 
     private async ValueTask<AgentSlot> WaitForGrantAsync(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
     {
+        var agentId = waiter.Gate.AgentId;
+        var wait = _telemetry.Queued(agentId, waiter.InitialPosition);
         if (waiter.OnQueued is { } onQueued)
         {
             try
@@ -349,6 +425,7 @@ internal sealed class LimiterState : IDisposable
             catch
             {
                 await AbandonAsync(waiter).ConfigureAwait(false);
+                _telemetry.WaitEnded(agentId, wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
                 throw;
             }
         }
@@ -368,11 +445,12 @@ internal sealed class LimiterState : IDisposable
                 waiter);
             timer = StartQueueTimer(waiter, timeout);
         }
-        catch
+        catch (Exception failure)
         {
             // Without its hooks the request could wait forever or hold a grant nobody takes: it leaves, as on OnQueued.
             await registration.DisposeAsync().ConfigureAwait(false);
             await AbandonAsync(waiter).ConfigureAwait(false);
+            _telemetry.WaitEnded(agentId, wait, WaitedSoFar(waiter), failure);
             throw;
         }
 
@@ -380,6 +458,11 @@ internal sealed class LimiterState : IDisposable
         try
         {
             slot = await waiter.Task.ConfigureAwait(false);
+        }
+        catch (Exception failure)
+        {
+            _telemetry.WaitEnded(agentId, wait, WaitedSoFar(waiter), failure);
+            throw;
         }
         finally
         {
@@ -392,14 +475,18 @@ internal sealed class LimiterState : IDisposable
         if (cancellationToken.IsCancellationRequested)
         {
             waiter.ReturnUnwantedGrant();
+            _telemetry.WaitEnded(agentId, wait, slot.WaitTime, RequestResult.Canceled, errorCode: null);
             throw new OperationCanceledException(cancellationToken);
         }
 
+        _telemetry.WaitEnded(agentId, wait, slot.WaitTime, RequestResult.Acquired, errorCode: null);
         return slot;
     }
 
     /// <summary>Throws if the limiter was disposed; read without the lock, for callers that must fail before taking it.</summary>
     public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), typeof(AgentConcurrencyLimiter));
+
+    private TimeSpan WaitedSoFar(Waiter waiter) => _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp);
 
     private ITimer? StartQueueTimer(Waiter waiter, TimeSpan? timeout)
     {
@@ -481,6 +568,44 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
+    /// <summary>Starts, retimes or stops the idle sweep for <paramref name="idleAgentTimeout"/>. Called outside the state lock.</summary>
+    private void ScheduleIdleSweep(TimeSpan idleAgentTimeout)
+    {
+        if (idleAgentTimeout == Timeout.InfiniteTimeSpan)
+        {
+            _idleSweepTimer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        // Clamped to what a timer can do: below 1 ms a system timer would fire once and stop; above its maximum it
+        // throws. A gate is dropped once it has been idle for more whole periods than the timeout spans.
+        var period = TimeSpan.FromTicks(Math.Clamp(
+            idleAgentTimeout.Ticks / SweepTicksPerIdleTimeout, TimeSpan.TicksPerMillisecond, TimeoutRules.MaxFinite.Ticks));
+        lock (_sync)
+        {
+            _sweepTicksToDrop = (idleAgentTimeout.Ticks + period.Ticks - 1) / period.Ticks;
+        }
+
+        if (_idleSweepTimer is not null)
+        {
+            _idleSweepTimer.Change(period, period);
+            return;
+        }
+
+        // The timer holds the state weakly, so a limiter nobody references (and nobody disposed) can still be collected.
+        _idleSweepTimer = _timeProvider.CreateTimer(
+            static state =>
+            {
+                if (((WeakReference<LimiterState>)state!).TryGetTarget(out var limiterState))
+                {
+                    limiterState.SweepIdleGates();
+                }
+            },
+            new WeakReference<LimiterState>(this),
+            period,
+            period);
+    }
+
     private void SweepIdleGates()
     {
         lock (_sync)
@@ -507,11 +632,12 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
-    private AgentGate PrepareGateUnsynchronized(string agentId, int limit, ref CompletionList completions)
+    private AgentGate PrepareGateUnsynchronized(string agentId, int declaredLimit, ref AfterLockWork work)
     {
+        var limit = _settings.LimitFor(agentId, declaredLimit);
         if (!_gates.TryGetValue(agentId, out var gate))
         {
-            gate = new AgentGate(agentId, limit);
+            gate = new AgentGate(agentId, declaredLimit) { Limit = limit };
             _gates.Add(agentId, gate);
             _idleGates.Add(gate, _sweepTick);
             return gate;
@@ -519,18 +645,42 @@ internal sealed class LimiterState : IDisposable
 
         // The last caller's limit wins. Growing admits this gate's waiters before the caller that grew it is considered;
         // shrinking admits nobody until active drops below the new limit, and holders finish undisturbed.
-        var grew = limit > gate.Limit;
-        gate.Limit = limit;
-        if (grew && gate.Queued > 0)
+        gate.DeclaredLimit = declaredLimit;
+        if (SetLimitUnsynchronized(gate, limit, ref work) && gate.Queued > 0)
         {
-            ScanUnsynchronized(ref completions);
+            ScanUnsynchronized(ref work);
         }
 
         return gate;
     }
 
+    /// <summary>Sets a gate's limit; returns whether it grew. The caller scans if waiters may now fit.</summary>
+    private bool SetLimitUnsynchronized(AgentGate gate, int limit, ref AfterLockWork work)
+    {
+        var grew = limit > gate.Limit;
+        gate.Limit = limit;
+        NoteLimitTransitionUnsynchronized(gate, ref work);
+        return grew;
+    }
+
+    /// <summary>Records a gate reaching or leaving its limit, once per crossing (not once per request).</summary>
+    private void NoteLimitTransitionUnsynchronized(AgentGate gate, ref AfterLockWork work)
+    {
+        var atLimit = gate.Active >= gate.Limit;
+        if (atLimit == gate.AtLimit)
+        {
+            return;
+        }
+
+        gate.AtLimit = atLimit;
+        if (_telemetry.LogsLimitTransitions)
+        {
+            work.Publish(new GateEvent(atLimit ? GateEventKind.LimitReached : GateEventKind.LimitLeft, gate.AgentId, 0, gate.Active, gate.Limit));
+        }
+    }
+
     private bool TryGrantNowUnsynchronized(
-        AgentGate gate, AcquireOptions options, ref CompletionList completions, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+        AgentGate gate, AcquireOptions options, ref AfterLockWork work, out AgentSlot slot, out ConcurrencyErrorCode blocker)
     {
         blocker = default;
         // Checked again after PrepareGateUnsynchronized: a scan it ran may have started this run id since.
@@ -544,12 +694,12 @@ internal sealed class LimiterState : IDisposable
                 return false;
             }
 
-            run = StartRunUnsynchronized(gate, options.SessionId, options.RunId, options.Source);
+            run = StartRunUnsynchronized(gate, options.SessionId, options.RunId, options.Source, ref work);
 
             // A waiter may be waiting to join this run id, or must learn that it is now taken: settle it now.
             if (options.RunId is not null && _waitersWithRunId > 0)
             {
-                ScanUnsynchronized(ref completions);
+                ScanUnsynchronized(ref work);
             }
         }
 
@@ -557,20 +707,21 @@ internal sealed class LimiterState : IDisposable
         return true;
     }
 
-    private ConcurrencyLimitExceededException? RefuseUnsynchronized(AgentGate gate, ConcurrencyErrorCode blocker, TimeSpan? timeout)
+    /// <summary>Why a request that cannot be granted now must fail at once; null when it may wait.</summary>
+    private ConcurrencyErrorCode? RefusalUnsynchronized(AgentGate gate, ConcurrencyErrorCode blocker, TimeSpan? timeout)
     {
         if (_settings.WhenFull == QueueFullMode.Reject)
         {
-            return new ConcurrencyLimitExceededException(blocker, gate.AgentId);
+            return blocker;
         }
 
         if (gate.Queued >= _settings.QueueLimit)
         {
-            return new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueFull, gate.AgentId);
+            return ConcurrencyErrorCode.QueueFull;
         }
 
         // A zero timeout fails at once without a timer (and without OnQueued): the request would have to wait.
-        return timeout == TimeSpan.Zero ? new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, gate.AgentId) : null;
+        return timeout == TimeSpan.Zero ? ConcurrencyErrorCode.QueueTimeout : null;
     }
 
     /// <summary>
@@ -633,7 +784,7 @@ internal sealed class LimiterState : IDisposable
 
     /// <summary>Serves the queue in order: grants every waiter whose needs all fit, working needs out as grants change them.</summary>
     [SuppressMessage("Usage", "CA2208:Instantiate argument exceptions correctly", Justification = "The waiter's caller passed the run id in its 'options' argument.")]
-    private void ScanUnsynchronized(ref CompletionList completions)
+    private void ScanUnsynchronized(ref AfterLockWork work)
     {
         // A grant only ever takes capacity, so one pass settles every waiter, except that a grant starting a run id can
         // let a waiter already passed join that run (or fail if it wanted the id elsewhere): then pass again. Each
@@ -649,20 +800,20 @@ internal sealed class LimiterState : IDisposable
                 var run = FindRunToJoinUnsynchronized(gate.AgentId, waiter.SessionId, waiter.RunId, out var conflict);
                 if (conflict is not null)
                 {
-                    FailUnsynchronized(waiter, new ArgumentException(conflict, "options"), ref completions);
+                    FailUnsynchronized(waiter, new ArgumentException(conflict, "options"), ref work);
                 }
                 else if (run is not null || FindBlockerUnsynchronized(gate, waiter.SessionId, waiter.Source) is null)
                 {
                     waiter.JoinedRun = run is not null;
                     if (run is null)
                     {
-                        run = StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source);
+                        run = StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source, ref work);
                         startedRunWithId |= waiter.RunId is not null;
                     }
 
                     DequeueUnsynchronized(waiter);
                     waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
-                    completions.Add(waiter);
+                    work.Complete(waiter);
                 }
 
                 waiter = next;
@@ -699,14 +850,14 @@ internal sealed class LimiterState : IDisposable
         Debug.Assert(waiter.Gate.Queued >= 0 && _waitersWithRunId >= 0, "Queue counts never go negative.");
     }
 
-    private void FailUnsynchronized(Waiter waiter, Exception failure, ref CompletionList completions)
+    private void FailUnsynchronized(Waiter waiter, Exception failure, ref AfterLockWork work)
     {
         DequeueUnsynchronized(waiter);
         waiter.Failure = failure;
-        completions.Add(waiter);
+        work.Complete(waiter);
     }
 
-    private RunRecord StartRunUnsynchronized(AgentGate? gate, string? sessionId, string? runId, string? source)
+    private RunRecord StartRunUnsynchronized(AgentGate? gate, string? sessionId, string? runId, string? source, ref AfterLockWork work)
     {
         var run = RentRunUnsynchronized();
         run.Gate = gate;
@@ -715,6 +866,15 @@ internal sealed class LimiterState : IDisposable
         if (gate is not null)
         {
             gate.Active++;
+            if (_telemetry.CountsSlots)
+            {
+                // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
+                run.Counted = true;
+                run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
+                work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, gate.Active, gate.Limit));
+            }
+
+            NoteLimitTransitionUnsynchronized(gate, ref work);
             UpdateIdleUnsynchronized(gate);
         }
 
@@ -741,11 +901,17 @@ internal sealed class LimiterState : IDisposable
         return run;
     }
 
-    private void EndRunUnsynchronized(RunRecord run)
+    private void EndRunUnsynchronized(RunRecord run, ref AfterLockWork work)
     {
         if (run.Gate is { } gate)
         {
             gate.Active--;
+            if (run.Counted)
+            {
+                work.Publish(new GateEvent(GateEventKind.RunEnded, gate.AgentId, run.StartedTimestamp, gate.Active, gate.Limit));
+            }
+
+            NoteLimitTransitionUnsynchronized(gate, ref work);
             UpdateIdleUnsynchronized(gate);
             Debug.Assert(gate.Active >= 0, "A gate's active count never goes negative.");
         }

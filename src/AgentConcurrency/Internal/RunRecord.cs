@@ -21,6 +21,12 @@ internal sealed class RunRecord(LimiterState owner)
 
     public SessionRecord? Session { get; set; }
 
+    /// <summary>Whether its start was counted in the active-slots metric, so its end must be too.</summary>
+    public bool Counted { get; set; }
+
+    /// <summary>When the run started, for the slot-duration metric; 0 when nobody was listening then.</summary>
+    public long StartedTimestamp { get; set; }
+
     public RunRecord? SessionPrevious { get; set; }
 
     public RunRecord? SessionNext { get; set; }
@@ -38,5 +44,7 @@ internal sealed class RunRecord(LimiterState owner)
         Gate = null;
         RunId = null;
         Source = null;
+        Counted = false;
+        StartedTimestamp = 0;
     }
 }

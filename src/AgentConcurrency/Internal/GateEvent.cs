@@ -1,0 +1,9 @@
+namespace AgentConcurrency.Internal;
+
+/// <summary>Something that happened to an agent's gate under the lock, published after it.</summary>
+/// <param name="Kind">What happened.</param>
+/// <param name="AgentId">The gate's agent.</param>
+/// <param name="StartedTimestamp">For <see cref="GateEventKind.RunEnded"/>: when the run started, or 0 if it was not timed.</param>
+/// <param name="Active">The gate's active runs after the change.</param>
+/// <param name="Limit">The gate's limit after the change.</param>
+internal readonly record struct GateEvent(GateEventKind Kind, string AgentId, long StartedTimestamp, int Active, int Limit);

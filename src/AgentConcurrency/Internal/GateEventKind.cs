@@ -1,0 +1,17 @@
+namespace AgentConcurrency.Internal;
+
+/// <summary>The kinds of <see cref="GateEvent"/>.</summary>
+internal enum GateEventKind
+{
+    /// <summary>A run of the agent started: one more slot held.</summary>
+    RunStarted,
+
+    /// <summary>A run of the agent ended: one slot fewer.</summary>
+    RunEnded,
+
+    /// <summary>The agent's active runs reached its limit (by a grant, or by the limit shrinking).</summary>
+    LimitReached,
+
+    /// <summary>The agent's active runs dropped below its limit again (by a release, or by the limit growing).</summary>
+    LimitLeft,
+}

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AgentConcurrency.Internal;
+
+/// <summary>
+/// A limiter's logs, metrics and traces. Called only outside the lock: log providers, metric listeners and activity
+/// listeners are other people's code. Every instrument is tagged with the agent id only (agent ids are bounded by
+/// configuration; session, run and source ids are not, and would explode a metrics backend).
+/// </summary>
+internal sealed class LimiterTelemetry : IDisposable
+{
+    public const string MeterName = "AgentConcurrency";
+    public const string ActivitySourceName = "AgentConcurrency";
+    public const string WaitActivityName = "AgentConcurrency.Wait";
+    public const string AgentTag = "agent_concurrency.agent";
+    public const string ResultTag = "agent_concurrency.result";
+    public const string PositionTag = "agent_concurrency.queue.position";
+    public const string ErrorCodeTag = "agent_concurrency.error_code";
+
+    // Agent runs last seconds to minutes, so the buckets reach further than the default (which stops at 10 s).
+    private static readonly IReadOnlyList<double> SecondsBuckets = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+    private static readonly string? Version = typeof(LimiterTelemetry).Assembly.GetName().Version?.ToString();
+
+    // One source for the process, as ActivitySource is meant to be used; listeners pick it by name.
+    private static readonly ActivitySource Source = new(ActivitySourceName, Version);
+
+    private readonly Meter? _ownedMeter;
+    private readonly TimeProvider _timeProvider;
+    private readonly UpDownCounter<long> _activeSlots;
+    private readonly UpDownCounter<long> _queuedRequests;
+    private readonly Histogram<double> _timeInQueue;
+    private readonly Histogram<double> _slotDuration;
+    private readonly Counter<long> _requests;
+
+    public LimiterTelemetry(ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider timeProvider)
+    {
+        _timeProvider = timeProvider;
+        Logger = loggerFactory?.CreateLogger<AgentConcurrencyLimiter>() ?? NullLogger<AgentConcurrencyLimiter>.Instance;
+
+        // A factory's meter belongs to the factory (the container disposes it); a meter of our own is disposed with us.
+        var meter = meterFactory?.Create(new MeterOptions(MeterName) { Version = Version }) ?? (_ownedMeter = new Meter(MeterName, Version));
+        var bucketAdvice = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
+        _activeSlots = meter.CreateUpDownCounter<long>(
+            "agent_concurrency.active_slots", "{slot}", "Slots held now: runs of the agent in progress.");
+        _queuedRequests = meter.CreateUpDownCounter<long>(
+            "agent_concurrency.queued_requests", "{request}", "Requests waiting in the agent's queue now.");
+        _timeInQueue = meter.CreateHistogram(
+            "agent_concurrency.time_in_queue", "s", "How long requests that had to wait spent in the queue, by how they ended.", advice: bucketAdvice);
+        _slotDuration = meter.CreateHistogram(
+            "agent_concurrency.slot.duration", "s", "How long slots were held, from grant to release.", advice: bucketAdvice);
+        _requests = meter.CreateCounter<long>(
+            "agent_concurrency.requests", "{request}", "Finished requests for a slot, by result: acquired, rejected, timed_out, canceled.");
+    }
+
+    public ILogger Logger { get; }
+
+    /// <summary>Whether runs are worth counting under the lock: someone listens to the slot instruments.</summary>
+    public bool CountsSlots => _activeSlots.Enabled || _slotDuration.Enabled;
+
+    /// <summary>Whether runs should carry their start time, for <c>agent_concurrency.slot.duration</c>.</summary>
+    public bool TimesSlots => _slotDuration.Enabled;
+
+    /// <summary>Whether the "limit reached / left" transitions are logged.</summary>
+    public bool LogsLimitTransitions => Logger.IsEnabled(LogLevel.Information);
+
+    public void Publish(in GateEvent gateEvent)
+    {
+        var agent = new KeyValuePair<string, object?>(AgentTag, gateEvent.AgentId);
+        switch (gateEvent.Kind)
+        {
+            case GateEventKind.RunStarted:
+                _activeSlots.Add(1, agent);
+                break;
+            case GateEventKind.RunEnded:
+                _activeSlots.Add(-1, agent);
+                if (gateEvent.StartedTimestamp != 0)
+                {
+                    _slotDuration.Record(_timeProvider.GetElapsedTime(gateEvent.StartedTimestamp).TotalSeconds, agent);
+                }
+
+                break;
+            case GateEventKind.LimitReached:
+                LimiterLog.AgentLimitReached(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
+                break;
+            case GateEventKind.LimitLeft:
+                LimiterLog.AgentLimitLeft(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
+                break;
+            default:
+                throw new UnreachableException();
+        }
+    }
+
+    /// <summary>A request got a slot without waiting.</summary>
+    public void Acquired(string agentId) => CountRequest(agentId, RequestResult.Acquired);
+
+    /// <summary>A request came with its token already cancelled.</summary>
+    public void CanceledAtOnce(string agentId)
+    {
+        CountRequest(agentId, RequestResult.Canceled);
+        LimiterLog.RequestCanceled(Logger, agentId);
+    }
+
+    /// <summary>A request failed without waiting, for <paramref name="code"/>.</summary>
+    public void RefusedAtOnce(string agentId, ConcurrencyErrorCode code)
+    {
+        var result = code == ConcurrencyErrorCode.QueueTimeout ? RequestResult.TimedOut : RequestResult.Rejected;
+        CountRequest(agentId, result);
+        LogFailure(agentId, result, code.ToString(), TimeSpan.Zero);
+    }
+
+    /// <summary>A request was put in the queue; what is returned follows its wait to <see cref="WaitEnded(string, QueuedWait, TimeSpan, Exception)"/>.</summary>
+    public QueuedWait Queued(string agentId, int position)
+    {
+        var counted = _queuedRequests.Enabled;
+        if (counted)
+        {
+            _queuedRequests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId));
+        }
+
+        LimiterLog.RequestQueued(Logger, agentId, position);
+        var activity = Source.StartActivity(WaitActivityName, ActivityKind.Internal);
+        activity?.SetTag(AgentTag, agentId);
+        activity?.SetTag(PositionTag, position);
+        return new QueuedWait(activity, counted);
+    }
+
+    /// <summary>A queued request left the queue with <paramref name="failure"/>.</summary>
+    public void WaitEnded(string agentId, QueuedWait wait, TimeSpan waited, Exception failure)
+    {
+        var (result, code) = failure switch
+        {
+            ConcurrencyLimitExceededException limit =>
+                (limit.ErrorCode == ConcurrencyErrorCode.QueueTimeout ? RequestResult.TimedOut : RequestResult.Rejected, limit.ErrorCode.ToString()),
+            OperationCanceledException => (RequestResult.Canceled, null),
+            ObjectDisposedException => (RequestResult.Rejected, "LimiterDisposed"),
+            ArgumentException => (RequestResult.Rejected, "RunIdConflict"),
+            _ => (RequestResult.Rejected, failure.GetType().Name),
+        };
+        WaitEnded(agentId, wait, waited, result, code);
+    }
+
+    /// <summary>A queued request left the queue with <paramref name="result"/>; <paramref name="errorCode"/> says why it failed, if it did.</summary>
+    public void WaitEnded(string agentId, QueuedWait wait, TimeSpan waited, RequestResult result, string? errorCode)
+    {
+        var agent = new KeyValuePair<string, object?>(AgentTag, agentId);
+        var resultTag = new KeyValuePair<string, object?>(ResultTag, TagValue(result));
+        if (wait.CountedQueued)
+        {
+            _queuedRequests.Add(-1, agent);
+        }
+
+        _timeInQueue.Record(waited.TotalSeconds, agent, resultTag);
+        _requests.Add(1, agent, resultTag);
+        if (result != RequestResult.Acquired)
+        {
+            LogFailure(agentId, result, errorCode, waited);
+        }
+
+        if (wait.Activity is { } activity)
+        {
+            activity.SetTag(ResultTag, TagValue(result));
+            if (errorCode is not null)
+            {
+                activity.SetTag(ErrorCodeTag, errorCode);
+                activity.SetStatus(ActivityStatusCode.Error, errorCode);
+            }
+
+            activity.Stop();
+        }
+    }
+
+    public void LimitsChanged(LimiterSettings settings) => LimiterLog.LimitsChanged(Logger, settings);
+
+    public void LimitsRefused(string reason) => LimiterLog.LimitsChangeRefused(Logger, reason);
+
+    public void Dispose() => _ownedMeter?.Dispose();
+
+    private static string TagValue(RequestResult result) => result switch
+    {
+        RequestResult.Acquired => "acquired",
+        RequestResult.Rejected => "rejected",
+        RequestResult.TimedOut => "timed_out",
+        RequestResult.Canceled => "canceled",
+        _ => throw new UnreachableException(),
+    };
+
+    private void CountRequest(string agentId, RequestResult result) =>
+        _requests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId), new KeyValuePair<string, object?>(ResultTag, TagValue(result)));
+
+    private void LogFailure(string agentId, RequestResult result, string? errorCode, TimeSpan waited)
+    {
+        switch (result)
+        {
+            case RequestResult.TimedOut:
+                LimiterLog.QueueTimeout(Logger, agentId, waited.TotalSeconds);
+                break;
+            case RequestResult.Rejected:
+                LimiterLog.RequestRejected(Logger, agentId, errorCode ?? "Unknown");
+                break;
+            default:
+                LimiterLog.RequestCanceled(Logger, agentId);
+                break;
+        }
+    }
+}

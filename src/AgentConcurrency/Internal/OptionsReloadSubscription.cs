@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace AgentConcurrency.Internal;
+
+/// <summary>
+/// Applies reloaded options to a hosted limiter in place, and logs and refuses invalid ones, keeping the limits in force.
+/// </summary>
+/// <remarks>
+/// It listens to the same change tokens as <see cref="IOptionsMonitor{TOptions}"/> and builds the options with the same
+/// factory (configuration binding, <c>Configure</c> calls, validators), rather than using
+/// <see cref="IOptionsMonitor{TOptions}.OnChange(Action{TOptions, string})"/>: the monitor never reports options that fail
+/// validation (it throws out of the reload instead), so the limiter could not say why its limits did not change.
+/// </remarks>
+internal sealed class OptionsReloadSubscription : IDisposable
+{
+    private readonly AgentConcurrencyLimiter _limiter;
+    private readonly IOptionsFactory<AgentConcurrencyOptions> _factory;
+    private readonly List<IDisposable> _registrations = [];
+
+    public OptionsReloadSubscription(
+        AgentConcurrencyLimiter limiter,
+        IOptionsFactory<AgentConcurrencyOptions> factory,
+        IEnumerable<IOptionsChangeTokenSource<AgentConcurrencyOptions>> sources)
+    {
+        _limiter = limiter;
+        _factory = factory;
+        foreach (var source in sources)
+        {
+            if (source.Name == Options.DefaultName)
+            {
+                _registrations.Add(ChangeToken.OnChange(source.GetChangeToken, Reload));
+            }
+        }
+    }
+
+    /// <summary>Builds the options afresh and applies them; invalid ones are logged and the limits in force stay.</summary>
+    public void Reload()
+    {
+        AgentConcurrencyOptions options;
+        try
+        {
+            options = _factory.Create(Options.DefaultName);
+            _limiter.UpdateOptions(options);
+        }
+        catch (OptionsValidationException failure)
+        {
+            _limiter.ReportRefusedOptions(string.Join(" ", failure.Failures));
+        }
+#pragma warning disable CA1031 // A reload runs on the configuration's thread: whatever goes wrong is reported, never thrown there.
+        catch (Exception failure)
+#pragma warning restore CA1031
+        {
+            _limiter.ReportRefusedOptions(failure.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+        {
+            registration.Dispose();
+        }
+    }
+}
