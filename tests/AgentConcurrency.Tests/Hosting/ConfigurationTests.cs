@@ -1,0 +1,126 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace AgentConcurrency.Tests.Hosting;
+
+public class ConfigurationTests
+{
+    [Fact]
+    public void Every_option_binds_from_keys_that_mirror_its_name()
+    {
+        using var host = new TestHost(new Dictionary<string, string?>
+        {
+            ["AgentConcurrency:MaxParallelSessions"] = "11",
+            ["AgentConcurrency:MaxParallelRuns"] = "3",
+            ["AgentConcurrency:MaxConcurrencyPerSource"] = "2",
+            ["AgentConcurrency:AgentLimits:cookie"] = "1",
+            ["AgentConcurrency:AgentLimits:pickle"] = "3",
+            ["AgentConcurrency:WhenFull"] = "Reject",
+            ["AgentConcurrency:QueueLimit"] = "5",
+            ["AgentConcurrency:QueueTimeout"] = "00:00:30",
+            ["AgentConcurrency:IdleAgentTimeout"] = "00:10:00",
+        });
+
+        var options = host.Services.GetRequiredService<IOptions<AgentConcurrencyOptions>>().Value;
+
+        options.MaxParallelSessions.Should().Be(11);
+        options.MaxParallelRuns.Should().Be(3);
+        options.MaxConcurrencyPerSource.Should().Be(2);
+        options.AgentLimits.Should().BeEquivalentTo(new Dictionary<string, int> { ["cookie"] = 1, ["pickle"] = 3 });
+        options.WhenFull.Should().Be(QueueFullMode.Reject);
+        options.QueueLimit.Should().Be(5);
+        options.QueueTimeout.Should().Be(TimeSpan.FromSeconds(30));
+        options.IdleAgentTimeout.Should().Be(TimeSpan.FromMinutes(10));
+    }
+
+    [Fact]
+    public async Task The_limiter_enforces_the_bound_limits()
+    {
+        using var host = new TestHost(new Dictionary<string, string?>
+        {
+            ["AgentConcurrency:AgentLimits:cookie"] = "1",
+            ["AgentConcurrency:WhenFull"] = "Reject",
+        });
+        var cookie = new AgentDef("cookie", MaxConcurrency: 5);
+        await using var first = await host.Limiter.AcquireAsync(cookie).Within();
+
+        var second = async () => await host.Limiter.AcquireAsync(cookie);
+
+        (await second.Should().ThrowAsync<ConcurrencyLimitExceededException>()).Which.ErrorCode.Should().Be(ConcurrencyErrorCode.AgentLimitReached);
+    }
+
+    [Theory]
+    [InlineData("MaxParallelRuns", "0", "AgentConcurrency:MaxParallelRuns must be at least 1, was 0.")]
+    [InlineData("MaxParallelSessions", "-1", "AgentConcurrency:MaxParallelSessions must be at least 1, was -1.")]
+    [InlineData("MaxConcurrencyPerSource", "0", "AgentConcurrency:MaxConcurrencyPerSource must be at least 1, was 0.")]
+    [InlineData("QueueLimit", "-1", "AgentConcurrency:QueueLimit must be at least 0, was -1.")]
+    [InlineData("AgentLimits:cookie", "0", "AgentConcurrency:AgentLimits:cookie must be at least 1, was 0.")]
+    [InlineData("WhenFull", "7", "AgentConcurrency:WhenFull must be Wait or Reject, was 7.")]
+    [InlineData("QueueTimeout", "-00:00:01", "AgentConcurrency:QueueTimeout must be zero or more and at most 49.7 days, or infinite, was -00:00:01.")]
+    [InlineData("QueueTimeout", "60.00:00:00", "AgentConcurrency:QueueTimeout must be zero or more and at most 49.7 days, or infinite, was 60.00:00:00.")]
+    [InlineData("IdleAgentTimeout", "00:00:00", "AgentConcurrency:IdleAgentTimeout must be positive, or infinite, was 00:00:00.")]
+    public async Task A_host_with_a_bad_option_fails_at_start_naming_the_key_the_rule_and_the_value(string key, string value, string message)
+    {
+        using var host = BuildHost("AgentConcurrency", new Dictionary<string, string?> { ["AgentConcurrency:" + key] = value });
+
+        var start = () => host.StartAsync();
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Failures.Should().Equal(message);
+    }
+
+    [Fact]
+    public async Task Every_bad_option_is_named_in_one_failure()
+    {
+        using var host = BuildHost("AgentConcurrency", new Dictionary<string, string?>
+        {
+            ["AgentConcurrency:MaxParallelRuns"] = "0",
+            ["AgentConcurrency:AgentLimits:cookie"] = "-2",
+        });
+
+        var start = () => host.StartAsync();
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Failures.Should().BeEquivalentTo(
+            "AgentConcurrency:MaxParallelRuns must be at least 1, was 0.", "AgentConcurrency:AgentLimits:cookie must be at least 1, was -2.");
+    }
+
+    [Fact]
+    public async Task Messages_name_the_keys_of_the_section_actually_bound()
+    {
+        using var host = BuildHost("Limits:Agents", new Dictionary<string, string?> { ["Limits:Agents:MaxParallelRuns"] = "0" });
+
+        var start = () => host.StartAsync();
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Failures.Should().Equal("Limits:Agents:MaxParallelRuns must be at least 1, was 0.");
+    }
+
+    [Fact]
+    public async Task A_value_that_cannot_be_read_fails_at_start_naming_the_key()
+    {
+        using var host = BuildHost("AgentConcurrency", new Dictionary<string, string?> { ["AgentConcurrency:MaxParallelRuns"] = "many" });
+
+        var start = () => host.StartAsync();
+
+        await start.Should().ThrowAsync<InvalidOperationException>().WithMessage("*AgentConcurrency:MaxParallelRuns*");
+    }
+
+    [Fact]
+    public async Task A_host_with_good_options_starts_and_serves_the_limiter()
+    {
+        using var host = BuildHost("AgentConcurrency", new Dictionary<string, string?> { ["AgentConcurrency:MaxParallelRuns"] = "3" });
+
+        await host.StartAsync().WaitAsync(TestSupport.Bound);
+
+        host.Services.GetRequiredService<IAgentConcurrencyLimiter>().GetStatus().MaxParallelRuns.Should().Be(3);
+        await host.StopAsync().WaitAsync(TestSupport.Bound);
+    }
+
+    private static IHost BuildHost(string sectionPath, Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Services.AddAgentConcurrency(builder.Configuration.GetSection(sectionPath));
+        return builder.Build();
+    }
+}
