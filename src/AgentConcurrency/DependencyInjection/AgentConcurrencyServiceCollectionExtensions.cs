@@ -53,7 +53,8 @@ public static class AgentConcurrencyServiceCollectionExtensions
     /// <summary>
     /// Registers the limiter as <see cref="AddAgentConcurrency(IServiceCollection)"/> does, and binds its options from
     /// <paramref name="configuration"/>, a section such as <c>AgentConcurrency</c> whose keys mirror the option names
-    /// (<c>MaxParallelRuns</c>, <c>AgentLimits:cookie</c>, <c>WhenFull</c>, <c>QueueTimeout</c>, ...). When the
+    /// (<c>MaxParallelRuns</c>, <c>AgentLimits:cookie</c>, <c>WhenFull</c>, <c>QueueTimeout</c>, ...); an empty value
+    /// (or JSON <c>null</c>) means no limit. When the
     /// configuration reloads, the limiter's limits change in place; invalid new values are logged and refused.
     /// </summary>
     /// <param name="services">The service collection.</param>
@@ -70,7 +71,9 @@ public static class AgentConcurrencyServiceCollectionExtensions
         }
 
         var builder = services.AddAgentConcurrency();
-        services.AddOptions<AgentConcurrencyOptions>().Bind(configuration);
+        services.AddOptions<AgentConcurrencyOptions>()
+            .Bind(configuration)
+            .Configure(options => UnlimitedConfigurationValues.Apply(options, configuration));
         return builder;
     }
 }

@@ -36,6 +36,42 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public void An_empty_value_means_no_limit_and_minus_one_millisecond_means_infinite()
+    {
+        using var host = new TestHost(new Dictionary<string, string?>
+        {
+            ["AgentConcurrency:MaxParallelSessions"] = "",
+            ["AgentConcurrency:MaxParallelRuns"] = "",
+            ["AgentConcurrency:QueueLimit"] = "",
+            ["AgentConcurrency:QueueTimeout"] = "-00:00:00.001",
+            ["AgentConcurrency:IdleAgentTimeout"] = "-00:00:00.001",
+        });
+
+        var status = host.Limiter.GetStatus();
+
+        status.MaxParallelSessions.Should().BeNull();
+        status.MaxParallelRuns.Should().BeNull();
+        var options = host.Services.GetRequiredService<IOptions<AgentConcurrencyOptions>>().Value;
+        options.QueueTimeout.Should().Be(Timeout.InfiniteTimeSpan);
+        options.IdleAgentTimeout.Should().Be(Timeout.InfiniteTimeSpan);
+    }
+
+    [Fact]
+    public void A_json_null_means_no_limit()
+    {
+        using var json = new MemoryStream("""{ "AgentConcurrency": { "MaxParallelRuns": null, "MaxParallelSessions": 7 } }"""u8.ToArray());
+        var configuration = new ConfigurationBuilder().AddJsonStream(json).Build();
+        var services = new ServiceCollection();
+        services.AddAgentConcurrency(configuration.GetSection("AgentConcurrency"));
+        using var provider = services.BuildServiceProvider();
+
+        var status = provider.GetRequiredService<AgentConcurrencyLimiter>().GetStatus();
+
+        status.MaxParallelRuns.Should().BeNull();
+        status.MaxParallelSessions.Should().Be(7);
+    }
+
+    [Fact]
     public async Task The_limiter_enforces_the_bound_limits()
     {
         using var host = new TestHost(new Dictionary<string, string?>
