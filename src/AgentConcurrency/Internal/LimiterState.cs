@@ -886,9 +886,12 @@ internal sealed class LimiterState : IDisposable
 
         if (sessionId is not null)
         {
-            ref var session = ref CollectionsMarshal.GetValueRefOrAddDefault(_sessions, sessionId, out _);
+            ref var session = ref CollectionsMarshal.GetValueRefOrAddDefault(_sessions, sessionId, out var existed);
             session ??= new SessionRecord(sessionId);
             session.AddRun(run);
+
+            // Only a new session must fit: after the limit was lowered, the sessions already active may exceed it.
+            Debug.Assert(existed || _sessions.Count <= (_settings.MaxParallelSessions ?? int.MaxValue), "Sessions never exceed their limit.");
         }
 
         if (runId is not null)
@@ -897,7 +900,6 @@ internal sealed class LimiterState : IDisposable
         }
 
         Debug.Assert(_activeRuns <= (_settings.MaxParallelRuns ?? int.MaxValue), "Runs never exceed their limit.");
-        Debug.Assert(_sessions.Count <= (_settings.MaxParallelSessions ?? int.MaxValue), "Sessions never exceed their limit.");
         return run;
     }
 

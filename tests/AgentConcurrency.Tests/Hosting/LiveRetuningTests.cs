@@ -135,6 +135,22 @@ public class LiveRetuningTests
     }
 
     [Fact]
+    public async Task After_the_session_limit_is_lowered_active_sessions_keep_starting_runs_but_no_new_session_starts()
+    {
+        await using var limiter = TestSupport.CreateLimiter(o => o.MaxParallelSessions = 2);
+        var pickle = new AgentDef("pickle", 5);
+        await using var a = await limiter.AcquireAsync(pickle, new AcquireOptions { SessionId = "a" }).Within();
+        await using var b = await limiter.AcquireAsync(pickle, new AcquireOptions { SessionId = "b" }).Within();
+
+        limiter.UpdateOptions(new AgentConcurrencyOptions { MaxParallelSessions = 1 });
+
+        limiter.TryAcquire(pickle, new AcquireOptions { SessionId = "a" }, out var more).Should().BeTrue("session a is already active");
+        more.Dispose();
+        limiter.TryAcquire(pickle, new AcquireOptions { SessionId = "c" }, out _).Should().BeFalse("two sessions are active and the limit is now 1");
+        limiter.GetStatus().ActiveSessions.Should().Be(2);
+    }
+
+    [Fact]
     public void UpdateOptions_after_disposal_does_nothing()
     {
         var limiter = TestSupport.CreateLimiter();
