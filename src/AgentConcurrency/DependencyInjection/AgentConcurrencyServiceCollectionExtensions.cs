@@ -64,13 +64,10 @@ public static class AgentConcurrencyServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        if (configuration is IConfigurationSection section)
-        {
-            // Registered before AddAgentConcurrency's default, so messages name the keys where they were really read.
-            services.TryAddSingleton(new OptionsKeyPrefix(section.Path));
-        }
-
         var builder = services.AddAgentConcurrency();
+
+        // Messages name the keys where they were really read; the root configuration has no prefix.
+        services.Replace(ServiceDescriptor.Singleton(new OptionsKeyPrefix((configuration as IConfigurationSection)?.Path ?? string.Empty)));
         services.AddOptions<AgentConcurrencyOptions>()
             .Bind(configuration)
             .Configure(options => UnlimitedConfigurationValues.Apply(options, configuration));

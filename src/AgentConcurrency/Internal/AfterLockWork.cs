@@ -46,6 +46,7 @@ internal struct AfterLockWork
     /// <summary>Publishes the events, then completes the waiters: a grant's "slot taken" is counted before its caller can release it.</summary>
     public readonly void Run(LimiterTelemetry telemetry)
     {
+        // Telemetry never throws (it guards every observer), so the waiters below are always completed.
         for (var index = 0; index < _eventCount; index++)
         {
             telemetry.Publish(_events[index]);

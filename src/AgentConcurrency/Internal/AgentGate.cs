@@ -18,6 +18,14 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     /// <summary>Whether <see cref="Active"/> had reached <see cref="Limit"/> when last checked; its flips are the logged transitions.</summary>
     public bool AtLimit { get; set; }
 
+    /// <summary>Runs of this gate whose start was counted in the active-slots metric, so their ends must be too.</summary>
+    public int CountedActive { get; set; }
+
+    /// <summary>Links gates whose active count or limit changed in the current lock section, to settle their transitions once.</summary>
+    public AgentGate? NextTouched { get; set; }
+
+    public bool Touched { get; set; }
+
     /// <summary>A gate the host registered up front: always listed, never dropped while idle.</summary>
     public bool Pinned { get; set; }
 

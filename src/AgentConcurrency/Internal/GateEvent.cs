@@ -4,6 +4,10 @@ namespace AgentConcurrency.Internal;
 /// <param name="Kind">What happened.</param>
 /// <param name="AgentId">The gate's agent.</param>
 /// <param name="StartedTimestamp">For <see cref="GateEventKind.RunEnded"/>: when the run started, or 0 if it was not timed.</param>
-/// <param name="Active">The gate's active runs after the change.</param>
+/// <param name="Active">
+/// The gate's active runs after the change; for <see cref="GateEventKind.RunStarted"/> and <see cref="GateEventKind.RunEnded"/>,
+/// 1 when the run's slot is counted in the active-slots metric and 0 when not; for <see cref="GateEventKind.RunsDiscarded"/>,
+/// how many counted slots were discarded.
+/// </param>
 /// <param name="Limit">The gate's limit after the change.</param>
 internal readonly record struct GateEvent(GateEventKind Kind, string AgentId, long StartedTimestamp, int Active, int Limit);

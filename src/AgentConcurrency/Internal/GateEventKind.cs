@@ -9,6 +9,9 @@ internal enum GateEventKind
     /// <summary>A run of the agent ended: one slot fewer.</summary>
     RunEnded,
 
+    /// <summary>The limiter was disposed with runs of the agent still counted as active: they end with it.</summary>
+    RunsDiscarded,
+
     /// <summary>The agent's active runs reached its limit (by a grant, or by the limit shrinking).</summary>
     LimitReached,
 

@@ -35,6 +35,7 @@ internal sealed class LimiterState : IDisposable
     private readonly WaiterQueue _waiters = new();
     private readonly IdleGateList _idleGates = new();
     private LimiterSettings _settings;
+    private AgentGate? _touchedGates;
     private ITimer? _idleSweepTimer;
     private RunRecord? _freeRuns;
     private int _freeRunCount;
@@ -394,6 +395,17 @@ internal sealed class LimiterState : IDisposable
                 }
 
                 Volatile.Write(ref _disposed, true);
+
+                // Releases after disposal do nothing, so the slots still held end here for the active-slots metric.
+                foreach (var gate in _gates.Values)
+                {
+                    if (gate.CountedActive > 0)
+                    {
+                        work.Publish(new GateEvent(GateEventKind.RunsDiscarded, gate.AgentId, 0, gate.CountedActive, gate.Limit));
+                        gate.CountedActive = 0;
+                    }
+                }
+
                 while (_waiters.First is { } waiter)
                 {
                     FailUnsynchronized(
@@ -659,23 +671,40 @@ internal sealed class LimiterState : IDisposable
     {
         var grew = limit > gate.Limit;
         gate.Limit = limit;
-        NoteLimitTransitionUnsynchronized(gate, ref work);
+        TouchUnsynchronized(gate);
         return grew;
     }
 
-    /// <summary>Records a gate reaching or leaving its limit, once per crossing (not once per request).</summary>
-    private void NoteLimitTransitionUnsynchronized(AgentGate gate, ref AfterLockWork work)
+    /// <summary>Notes that a gate's active count or limit changed; whether it crossed its limit is settled once, at the end.</summary>
+    private void TouchUnsynchronized(AgentGate gate)
     {
-        var atLimit = gate.Active >= gate.Limit;
-        if (atLimit == gate.AtLimit)
+        if (!gate.Touched)
         {
-            return;
+            gate.Touched = true;
+            gate.NextTouched = _touchedGates;
+            _touchedGates = gate;
         }
+    }
 
-        gate.AtLimit = atLimit;
-        if (_telemetry.LogsLimitTransitions)
+    /// <summary>
+    /// Records each touched gate that reached or left its limit since it was last settled. Settled once per operation,
+    /// after its scan, so that a release handing the slot straight to a waiter is no transition at all: the log says
+    /// "reached" and "left" once per crossing, not once per request.
+    /// </summary>
+    private void SettleLimitTransitionsUnsynchronized(ref AfterLockWork work)
+    {
+        while (_touchedGates is { } gate)
         {
-            work.Publish(new GateEvent(atLimit ? GateEventKind.LimitReached : GateEventKind.LimitLeft, gate.AgentId, 0, gate.Active, gate.Limit));
+            _touchedGates = gate.NextTouched;
+            gate.NextTouched = null;
+            gate.Touched = false;
+            var atLimit = gate.Active >= gate.Limit;
+            if (atLimit != gate.AtLimit)
+            {
+                // Always recorded, and logged after the lock only if enabled: no logger is asked anything under the lock.
+                gate.AtLimit = atLimit;
+                work.Publish(new GateEvent(atLimit ? GateEventKind.LimitReached : GateEventKind.LimitLeft, gate.AgentId, 0, gate.Active, gate.Limit));
+            }
         }
     }
 
@@ -689,6 +718,8 @@ internal sealed class LimiterState : IDisposable
         {
             if (FindBlockerUnsynchronized(gate, options.SessionId, options.Source) is { } found)
             {
+                // The gate's limit may have changed in PrepareGateUnsynchronized.
+                SettleLimitTransitionsUnsynchronized(ref work);
                 blocker = found;
                 slot = default;
                 return false;
@@ -703,6 +734,7 @@ internal sealed class LimiterState : IDisposable
             }
         }
 
+        SettleLimitTransitionsUnsynchronized(ref work);
         slot = new AgentSlot(run, gate.AgentId, TimeSpan.Zero);
         return true;
     }
@@ -820,6 +852,9 @@ internal sealed class LimiterState : IDisposable
             }
         }
         while (startedRunWithId && _waitersWithRunId > 0);
+
+        // Every change to a gate (release, resize, session release, grant) ends in a scan or a grant now, and so here.
+        SettleLimitTransitionsUnsynchronized(ref work);
     }
 
     private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)
@@ -866,15 +901,16 @@ internal sealed class LimiterState : IDisposable
         if (gate is not null)
         {
             gate.Active++;
-            if (_telemetry.CountsSlots)
+            // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
+            run.Counted = _telemetry.CountsSlots;
+            run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
+            if (run.Counted || run.StartedTimestamp != 0)
             {
-                // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
-                run.Counted = true;
-                run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
-                work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, gate.Active, gate.Limit));
+                gate.CountedActive += run.Counted ? 1 : 0;
+                work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, run.Counted ? 1 : 0, gate.Limit));
             }
 
-            NoteLimitTransitionUnsynchronized(gate, ref work);
+            TouchUnsynchronized(gate);
             UpdateIdleUnsynchronized(gate);
         }
 
@@ -908,12 +944,13 @@ internal sealed class LimiterState : IDisposable
         if (run.Gate is { } gate)
         {
             gate.Active--;
-            if (run.Counted)
+            if (run.Counted || run.StartedTimestamp != 0)
             {
-                work.Publish(new GateEvent(GateEventKind.RunEnded, gate.AgentId, run.StartedTimestamp, gate.Active, gate.Limit));
+                gate.CountedActive -= run.Counted ? 1 : 0;
+                work.Publish(new GateEvent(GateEventKind.RunEnded, gate.AgentId, run.StartedTimestamp, run.Counted ? 1 : 0, gate.Limit));
             }
 
-            NoteLimitTransitionUnsynchronized(gate, ref work);
+            TouchUnsynchronized(gate);
             UpdateIdleUnsynchronized(gate);
             Debug.Assert(gate.Active >= 0, "A gate's active count never goes negative.");
         }

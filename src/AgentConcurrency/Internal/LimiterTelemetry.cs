@@ -58,39 +58,48 @@ internal sealed class LimiterTelemetry : IDisposable
 
     public ILogger Logger { get; }
 
-    /// <summary>Whether runs are worth counting under the lock: someone listens to the slot instruments.</summary>
-    public bool CountsSlots => _activeSlots.Enabled || _slotDuration.Enabled;
+    /// <summary>Whether runs are worth counting under the lock: someone listens to <c>agent_concurrency.active_slots</c>.</summary>
+    public bool CountsSlots => _activeSlots.Enabled;
 
     /// <summary>Whether runs should carry their start time, for <c>agent_concurrency.slot.duration</c>.</summary>
     public bool TimesSlots => _slotDuration.Enabled;
 
-    /// <summary>Whether the "limit reached / left" transitions are logged.</summary>
-    public bool LogsLimitTransitions => Logger.IsEnabled(LogLevel.Information);
-
     public void Publish(in GateEvent gateEvent)
     {
-        var agent = new KeyValuePair<string, object?>(AgentTag, gateEvent.AgentId);
-        switch (gateEvent.Kind)
+        try
         {
-            case GateEventKind.RunStarted:
-                _activeSlots.Add(1, agent);
-                break;
-            case GateEventKind.RunEnded:
-                _activeSlots.Add(-1, agent);
-                if (gateEvent.StartedTimestamp != 0)
-                {
-                    _slotDuration.Record(_timeProvider.GetElapsedTime(gateEvent.StartedTimestamp).TotalSeconds, agent);
-                }
+            var agent = new KeyValuePair<string, object?>(AgentTag, gateEvent.AgentId);
+            switch (gateEvent.Kind)
+            {
+                case GateEventKind.RunStarted when gateEvent.Active == 1:
+                    _activeSlots.Add(1, agent);
+                    break;
+                case GateEventKind.RunEnded:
+                    if (gateEvent.Active == 1)
+                    {
+                        _activeSlots.Add(-1, agent);
+                    }
 
-                break;
-            case GateEventKind.LimitReached:
-                LimiterLog.AgentLimitReached(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
-                break;
-            case GateEventKind.LimitLeft:
-                LimiterLog.AgentLimitLeft(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
-                break;
-            default:
-                throw new UnreachableException();
+                    if (gateEvent.StartedTimestamp != 0)
+                    {
+                        _slotDuration.Record(_timeProvider.GetElapsedTime(gateEvent.StartedTimestamp).TotalSeconds, agent);
+                    }
+
+                    break;
+                case GateEventKind.RunsDiscarded:
+                    _activeSlots.Add(-gateEvent.Active, agent);
+                    break;
+                case GateEventKind.LimitReached:
+                    LimiterLog.AgentLimitReached(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
+                    break;
+                case GateEventKind.LimitLeft:
+                    LimiterLog.AgentLimitLeft(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
+                    break;
+            }
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
         }
     }
 
@@ -101,7 +110,7 @@ internal sealed class LimiterTelemetry : IDisposable
     public void CanceledAtOnce(string agentId)
     {
         CountRequest(agentId, RequestResult.Canceled);
-        LimiterLog.RequestCanceled(Logger, agentId);
+        LogFailure(agentId, RequestResult.Canceled, errorCode: null, TimeSpan.Zero);
     }
 
     /// <summary>A request failed without waiting, for <paramref name="code"/>.</summary>
@@ -115,16 +124,26 @@ internal sealed class LimiterTelemetry : IDisposable
     /// <summary>A request was put in the queue; what is returned follows its wait to <see cref="WaitEnded(string, QueuedWait, TimeSpan, Exception)"/>.</summary>
     public QueuedWait Queued(string agentId, int position)
     {
-        var counted = _queuedRequests.Enabled;
-        if (counted)
+        var counted = false;
+        Activity? activity = null;
+        try
         {
-            _queuedRequests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId));
+            if (_queuedRequests.Enabled)
+            {
+                _queuedRequests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId));
+                counted = true;
+            }
+
+            LimiterLog.RequestQueued(Logger, agentId, position);
+            activity = Source.StartActivity(WaitActivityName, ActivityKind.Internal);
+            activity?.SetTag(AgentTag, agentId);
+            activity?.SetTag(PositionTag, position);
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
         }
 
-        LimiterLog.RequestQueued(Logger, agentId, position);
-        var activity = Source.StartActivity(WaitActivityName, ActivityKind.Internal);
-        activity?.SetTag(AgentTag, agentId);
-        activity?.SetTag(PositionTag, position);
         return new QueuedWait(activity, counted);
     }
 
@@ -146,36 +165,66 @@ internal sealed class LimiterTelemetry : IDisposable
     /// <summary>A queued request left the queue with <paramref name="result"/>; <paramref name="errorCode"/> says why it failed, if it did.</summary>
     public void WaitEnded(string agentId, QueuedWait wait, TimeSpan waited, RequestResult result, string? errorCode)
     {
-        var agent = new KeyValuePair<string, object?>(AgentTag, agentId);
-        var resultTag = new KeyValuePair<string, object?>(ResultTag, TagValue(result));
-        if (wait.CountedQueued)
+        try
         {
-            _queuedRequests.Add(-1, agent);
+            var agent = new KeyValuePair<string, object?>(AgentTag, agentId);
+            var resultTag = new KeyValuePair<string, object?>(ResultTag, TagValue(result));
+            if (wait.CountedQueued)
+            {
+                _queuedRequests.Add(-1, agent);
+            }
+
+            _timeInQueue.Record(waited.TotalSeconds, agent, resultTag);
+            _requests.Add(1, agent, resultTag);
+            if (wait.Activity is { } activity)
+            {
+                activity.SetTag(ResultTag, TagValue(result));
+                if (errorCode is not null)
+                {
+                    activity.SetTag(ErrorCodeTag, errorCode);
+                    activity.SetStatus(ActivityStatusCode.Error, errorCode);
+                }
+            }
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
+        }
+        finally
+        {
+            // Stopped whatever happened above, so the wait's activity never outlives the wait.
+            StopQuietly(wait.Activity);
         }
 
-        _timeInQueue.Record(waited.TotalSeconds, agent, resultTag);
-        _requests.Add(1, agent, resultTag);
         if (result != RequestResult.Acquired)
         {
             LogFailure(agentId, result, errorCode, waited);
         }
+    }
 
-        if (wait.Activity is { } activity)
+    public void LimitsChanged(LimiterSettings settings)
+    {
+        try
         {
-            activity.SetTag(ResultTag, TagValue(result));
-            if (errorCode is not null)
-            {
-                activity.SetTag(ErrorCodeTag, errorCode);
-                activity.SetStatus(ActivityStatusCode.Error, errorCode);
-            }
-
-            activity.Stop();
+            LimiterLog.LimitsChanged(Logger, settings);
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
         }
     }
 
-    public void LimitsChanged(LimiterSettings settings) => LimiterLog.LimitsChanged(Logger, settings);
-
-    public void LimitsRefused(string reason) => LimiterLog.LimitsChangeRefused(Logger, reason);
+    public void LimitsRefused(string reason)
+    {
+        try
+        {
+            LimiterLog.LimitsChangeRefused(Logger, reason);
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
+        }
+    }
 
     public void Dispose() => _ownedMeter?.Dispose();
 
@@ -188,22 +237,57 @@ internal sealed class LimiterTelemetry : IDisposable
         _ => throw new UnreachableException(),
     };
 
-    private void CountRequest(string agentId, RequestResult result) =>
-        _requests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId), new KeyValuePair<string, object?>(ResultTag, TagValue(result)));
+    private static void StopQuietly(Activity? activity)
+    {
+        try
+        {
+            activity?.Stop();
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
+        }
+    }
+
+    /// <summary>
+    /// Whether an exception came from an observer (a log provider, a metric or activity listener) and must be dropped:
+    /// telemetry runs on the limiter's own paths, between a grant and its caller, and an observer's bug must never cost a
+    /// caller its slot, leave a waiter uncompleted or leak a permit. Fatal exceptions still go through.
+    /// </summary>
+    private static bool IsObserverFailure(Exception failure) => failure is not (OutOfMemoryException or StackOverflowException);
+
+    private void CountRequest(string agentId, RequestResult result)
+    {
+        try
+        {
+            _requests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId), new KeyValuePair<string, object?>(ResultTag, TagValue(result)));
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
+        }
+    }
 
     private void LogFailure(string agentId, RequestResult result, string? errorCode, TimeSpan waited)
     {
-        switch (result)
+        try
         {
-            case RequestResult.TimedOut:
-                LimiterLog.QueueTimeout(Logger, agentId, waited.TotalSeconds);
-                break;
-            case RequestResult.Rejected:
-                LimiterLog.RequestRejected(Logger, agentId, errorCode ?? "Unknown");
-                break;
-            default:
-                LimiterLog.RequestCanceled(Logger, agentId);
-                break;
+            switch (result)
+            {
+                case RequestResult.TimedOut:
+                    LimiterLog.QueueTimeout(Logger, agentId, waited.TotalSeconds);
+                    break;
+                case RequestResult.Rejected:
+                    LimiterLog.RequestRejected(Logger, agentId, errorCode ?? "Unknown");
+                    break;
+                default:
+                    LimiterLog.RequestCanceled(Logger, agentId);
+                    break;
+            }
+        }
+        catch (Exception failure) when (IsObserverFailure(failure))
+        {
+            // See IsObserverFailure.
         }
     }
 }

@@ -18,6 +18,10 @@ internal sealed class OptionsReloadSubscription : IDisposable
     private readonly IOptionsFactory<AgentConcurrencyOptions> _factory;
     private readonly List<IDisposable> _registrations = [];
 
+    // Building and applying are one step: two reloads at once (or the first one racing a change) must not let older
+    // options be applied after newer ones.
+    private readonly Lock _reloadSync = new();
+
     public OptionsReloadSubscription(
         AgentConcurrencyLimiter limiter,
         IOptionsFactory<AgentConcurrencyOptions> factory,
@@ -27,7 +31,8 @@ internal sealed class OptionsReloadSubscription : IDisposable
         _factory = factory;
         foreach (var source in sources)
         {
-            if (source.Name == Options.DefaultName)
+            // A source with no name is the default instance's, as IOptionsMonitor reads it.
+            if ((source.Name ?? Options.DefaultName) == Options.DefaultName)
             {
                 _registrations.Add(ChangeToken.OnChange(source.GetChangeToken, Reload));
             }
@@ -37,11 +42,10 @@ internal sealed class OptionsReloadSubscription : IDisposable
     /// <summary>Builds the options afresh and applies them; invalid ones are logged and the limits in force stay.</summary>
     public void Reload()
     {
-        AgentConcurrencyOptions options;
+        using var scope = _reloadSync.EnterScope();
         try
         {
-            options = _factory.Create(Options.DefaultName);
-            _limiter.UpdateOptions(options);
+            _limiter.UpdateOptions(_factory.Create(Options.DefaultName));
         }
         catch (OptionsValidationException failure)
         {

@@ -73,6 +73,60 @@ public class LoggingTests
     }
 
     [Fact]
+    public async Task A_release_that_hands_the_slot_straight_to_a_waiter_is_no_transition()
+    {
+        using var host = new TestHost();
+        var holder = await host.Limiter.AcquireAsync(Cookie).Within();
+        var waiter = host.Limiter.AcquireAsync(Cookie).ShouldBeWaiting();
+
+        holder.Dispose();
+        var second = await waiter.WaitAsync(TestSupport.Bound);
+
+        host.LimiterLogs().Where(r => r.Id.Id is 4 or 5).Select(r => r.Id.Name).Should().Equal("AgentLimitReached");
+        second.Dispose();
+        host.LimiterLogs().Where(r => r.Id.Id is 4 or 5).Select(r => r.Id.Name).Should().Equal("AgentLimitReached", "AgentLimitLeft");
+    }
+
+    [Fact]
+    public async Task A_log_provider_that_throws_costs_no_caller_its_slot_and_leaks_no_permit()
+    {
+        using var loggerFactory = LoggerFactory.Create(logging => logging.SetMinimumLevel(LogLevel.Trace).AddProvider(new ThrowingLoggerProvider()));
+        await using var limiter = new AgentConcurrencyLimiter(
+            new AgentConcurrencyOptions { QueueTimeout = TimeSpan.FromSeconds(1) }, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(), loggerFactory, meterFactory: null);
+
+        var holder = await limiter.AcquireAsync(Cookie).Within();
+        var waiter = limiter.AcquireAsync(Cookie).ShouldBeWaiting();
+        limiter.TryAcquire(Cookie, null, out _).Should().BeFalse();
+        holder.Dispose();
+        var second = await waiter.WaitAsync(TestSupport.Bound);
+        second.Dispose();
+        limiter.UpdateOptions(new AgentConcurrencyOptions { MaxParallelRuns = 2 });
+
+        var status = limiter.GetStatus();
+        (status.ActiveRuns, status.QueuedRequests, status.Agent("cookie").Active).Should().Be((0, 0, 0));
+    }
+
+    private sealed class ThrowingLoggerProvider : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new ThrowingLogger();
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class ThrowingLogger : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                throw new InvalidOperationException("A broken log provider.");
+        }
+    }
+
+    [Fact]
     public async Task A_request_cancelled_while_waiting_logs_at_debug()
     {
         using var host = new TestHost();

@@ -87,6 +87,23 @@ public class MetricsTests
     }
 
     [Fact]
+    public async Task Slots_still_held_when_the_limiter_is_disposed_are_taken_off_active_slots()
+    {
+        using var host = new TestHost();
+        using var activeSlots = host.Collect<long>("agent_concurrency.active_slots");
+        using var queued = host.Collect<long>("agent_concurrency.queued_requests");
+        var holder = await host.Limiter.AcquireAsync(Cookie).Within();
+        var waiter = host.Limiter.AcquireAsync(Cookie).ShouldBeWaiting();
+
+        host.Limiter.Dispose();
+        await waiter.Invoking(w => w.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<ObjectDisposedException>();
+        holder.Dispose();
+
+        activeSlots.GetMeasurementSnapshot().Sum(m => m.Value).Should().Be(0);
+        queued.GetMeasurementSnapshot().Sum(m => m.Value).Should().Be(0);
+    }
+
+    [Fact]
     public async Task No_instrument_is_tagged_with_session_run_or_source_ids()
     {
         using var host = new TestHost();
