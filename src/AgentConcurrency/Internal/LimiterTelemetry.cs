@@ -116,7 +116,7 @@ internal sealed class LimiterTelemetry : IDisposable
     /// <summary>A request failed without waiting, for <paramref name="code"/>.</summary>
     public void RefusedAtOnce(string agentId, ConcurrencyErrorCode code)
     {
-        var result = code == ConcurrencyErrorCode.QueueTimeout ? RequestResult.TimedOut : RequestResult.Rejected;
+        var result = ResultOf(code);
         CountRequest(agentId, result);
         LogFailure(agentId, result, code.ToString(), TimeSpan.Zero);
     }
@@ -152,8 +152,7 @@ internal sealed class LimiterTelemetry : IDisposable
     {
         var (result, code) = failure switch
         {
-            ConcurrencyLimitExceededException limit =>
-                (limit.ErrorCode == ConcurrencyErrorCode.QueueTimeout ? RequestResult.TimedOut : RequestResult.Rejected, limit.ErrorCode.ToString()),
+            ConcurrencyLimitExceededException limit => (ResultOf(limit.ErrorCode), limit.ErrorCode.ToString()),
             OperationCanceledException => (RequestResult.Canceled, null),
             ObjectDisposedException => (RequestResult.Rejected, "LimiterDisposed"),
             ArgumentException => (RequestResult.Rejected, "RunIdConflict"),
@@ -227,6 +226,10 @@ internal sealed class LimiterTelemetry : IDisposable
     }
 
     public void Dispose() => _ownedMeter?.Dispose();
+
+    /// <summary>A request that failed for <paramref name="code"/> timed out if it ran out of queue time, and was rejected otherwise.</summary>
+    private static RequestResult ResultOf(ConcurrencyErrorCode code) =>
+        code == ConcurrencyErrorCode.QueueTimeout ? RequestResult.TimedOut : RequestResult.Rejected;
 
     private static string TagValue(RequestResult result) => result switch
     {
