@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace AgentConcurrency.Internal;
@@ -20,7 +19,7 @@ internal sealed class AgentConcurrencyOptionsRuleValidator : IValidateOptions<Ag
             }
             else if (limit < 1)
             {
-                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{nameof(options.AgentLimits)}:{agentId} must be at least 1, was {limit}."));
+                failures.Add(AtLeastAttribute.Message($"{nameof(options.AgentLimits)}:{agentId}", 1, limit));
             }
         }
 

@@ -16,7 +16,10 @@ internal sealed class AtLeastAttribute(int minimum) : ValidationAttribute
     protected override ValidationResult? IsValid(object? value, ValidationContext validationContext) =>
         value is int number && number < Minimum
             // No member names: the options validation result would prefix them, and the message starts with the name already.
-            ? new ValidationResult(string.Create(
-                CultureInfo.InvariantCulture, $"{validationContext.MemberName} must be at least {Minimum}, was {number}."))
+            ? new ValidationResult(Message(validationContext.MemberName, Minimum, number))
             : ValidationResult.Success;
+
+    /// <summary>The one wording of the rule, also used for the values no attribute can reach (the entries of AgentLimits).</summary>
+    public static string Message(string? name, int minimum, int value) =>
+        string.Create(CultureInfo.InvariantCulture, $"{name} must be at least {minimum}, was {value}.");
 }
