@@ -1,22 +1,25 @@
-using AgentConcurrency;
+using System.Threading.RateLimiting;
 using BenchmarkDotNet.Attributes;
+using Polly;
 
 namespace AgentConcurrency.Benchmarks;
 
-/// <summary>Acquire and release one slot of one agent with nothing else running: the cost every agent run pays.</summary>
+/// <summary>Scenario 1: acquire and release one slot of one agent with nothing else running: the cost every agent run pays.</summary>
 [MemoryDiagnoser]
 public class UncontendedBenchmarks
 {
     private static readonly AgentDef Agent = new("cookie", 4);
-    private static readonly AcquireOptions WithIds = new() { SessionId = "session-1", RunId = "run-1" };
 
-    private readonly SemaphoreSlim _semaphore = new(4, 4);
-    private readonly AgentConcurrencyLimiter _limiter = new(new AgentConcurrencyOptions());
+    private readonly SemaphoreSlim _semaphore = new(Agent.MaxConcurrency, Agent.MaxConcurrency);
+    private readonly PartitionedRateLimiter<AgentDef> _partitioned = Contenders.PartitionPerAgent();
+    private readonly ResiliencePipeline _polly = Contenders.PollyPipeline(Agent.MaxConcurrency);
+    private readonly AgentConcurrencyLimiter _limiter = new();
 
     [GlobalCleanup]
     public void Cleanup()
     {
         _semaphore.Dispose();
+        _partitioned.Dispose();
         _limiter.Dispose();
     }
 
@@ -27,34 +30,28 @@ public class UncontendedBenchmarks
         _semaphore.Release();
     }
 
-    [Benchmark(Description = "AcquireAsync + Dispose")]
+    [Benchmark(Description = "PartitionedRateLimiter AcquireAsync + lease Dispose")]
+    public async Task PartitionedRateLimiter()
+    {
+        using var lease = await _partitioned.AcquireAsync(Agent).ConfigureAwait(false);
+    }
+
+    [Benchmark(Description = "Polly concurrency limiter ExecuteAsync")]
+    public async Task Polly() =>
+        await _polly.ExecuteAsync(static _ => ValueTask.CompletedTask).ConfigureAwait(false);
+
+    [Benchmark(Description = "AgentConcurrencyLimiter AcquireAsync + Dispose")]
     public async Task AcquireAsync()
     {
         var slot = await _limiter.AcquireAsync(Agent).ConfigureAwait(false);
         slot.Dispose();
     }
 
-    [Benchmark(Description = "AcquireAsync sync-consumed + Dispose")]
-    public bool AcquireAsyncSync()
-    {
-        var pending = _limiter.AcquireAsync(Agent);
-        var slot = pending.Result;
-        slot.Dispose();
-        return pending.IsCompletedSuccessfully;
-    }
-
-    [Benchmark(Description = "TryAcquire + Dispose")]
+    [Benchmark(Description = "AgentConcurrencyLimiter TryAcquire + Dispose")]
     public bool TryAcquire()
     {
         var acquired = _limiter.TryAcquire(Agent, null, out var slot);
         slot.Dispose();
         return acquired;
-    }
-
-    [Benchmark(Description = "AcquireAsync with session and run ids + Dispose")]
-    public async Task AcquireAsyncWithIds()
-    {
-        var slot = await _limiter.AcquireAsync(Agent, WithIds).ConfigureAwait(false);
-        slot.Dispose();
     }
 }
