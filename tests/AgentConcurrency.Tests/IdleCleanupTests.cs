@@ -73,6 +73,40 @@ public class IdleCleanupTests
     }
 
     [Fact]
+    public async Task GateIdleAgain_GoesBehindTheGatesThatWentIdleBeforeIt()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromMinutes(1), time);
+        (await limiter.AcquireAsync(TestSupport.Cookie)).Dispose();
+        (await limiter.AcquireAsync(TestSupport.Pickle)).Dispose();
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        (await limiter.AcquireAsync(TestSupport.Cookie)).Dispose();
+        time.Advance(TimeSpan.FromSeconds(45));
+
+        limiter.GetStatus().Agents.Select(a => a.AgentId).Should().Equal(["cookie"], "pickle has been idle for 75 s, cookie for 45 s");
+    }
+
+    [Fact]
+    public async Task GateBusyAgainAfterItWentIdle_DoesNotHoldBackTheIdleGatesBehindIt()
+    {
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromMinutes(1), time);
+        (await limiter.AcquireAsync(TestSupport.Cookie)).Dispose();
+        (await limiter.AcquireAsync(TestSupport.Pickle)).Dispose();
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+
+        time.Advance(TimeSpan.FromSeconds(75));
+        limiter.GetStatus().Agents.Select(a => a.AgentId).Should().Equal(["cookie"], "pickle went idle 75 s ago; cookie is held");
+
+        holder.Dispose();
+        time.Advance(TimeSpan.FromSeconds(59));
+        limiter.GetStatus().Agents.Should().ContainSingle("cookie has been idle for 59 s");
+        time.Advance(TimeSpan.FromSeconds(16));
+        limiter.GetStatus().Agents.Should().BeEmpty("cookie has been idle for 75 s");
+    }
+
+    [Fact]
     public async Task IdleGate_WithInfiniteTimeout_IsKept()
     {
         var time = new FakeTimeProvider();

@@ -44,7 +44,17 @@ internal struct AfterLockWork
     }
 
     /// <summary>Publishes the events, then completes the waiters: a grant's "slot taken" is counted before its caller can release it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly void Run(LimiterTelemetry telemetry)
+    {
+        // Most operations decide nothing for after the lock: the check costs less than the call.
+        if (_eventCount != 0 || _first is not null)
+        {
+            RunAll(telemetry);
+        }
+    }
+
+    private readonly void RunAll(LimiterTelemetry telemetry)
     {
         // Telemetry never throws (it guards every observer), so the waiters below are always completed.
         for (var index = 0; index < _eventCount; index++)

@@ -26,6 +26,9 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
 
     public bool Touched { get; set; }
 
+    /// <summary>A retired run record kept for this gate's next run: most gates run one at a time, and reuse costs one write.</summary>
+    public RunRecord? SpareRun { get; set; }
+
     /// <summary>A gate the host registered up front: always listed, never dropped while idle.</summary>
     public bool Pinned { get; set; }
 
@@ -37,6 +40,9 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     public AgentGate? IdleNext { get; set; }
 
     public bool InIdleList { get; set; }
+
+    /// <summary>Whether the gate is idle and listed for this idle spell; false once it turns busy, though it may still be listed.</summary>
+    public bool IdleListed { get; set; }
 
     public long IdleSinceTick { get; set; }
 }

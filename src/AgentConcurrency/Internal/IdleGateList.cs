@@ -1,8 +1,9 @@
 namespace AgentConcurrency.Internal;
 
 /// <summary>
-/// Gates with no holders and no waiters, oldest idle first, as an intrusive list: a sweep looks only at the gates it
-/// drops plus one, never at every gate. Guarded by the state's lock.
+/// Gates that went idle (no holders, no waiters), oldest idle first, as an intrusive list: a sweep looks only at the
+/// gates it drops or unlinks plus one, never at every gate. A gate that turned busy again may still be listed until the
+/// sweep reaches it (see <see cref="AgentGate.IdleListed"/>). Guarded by the state's lock.
 /// </summary>
 internal sealed class IdleGateList
 {
@@ -14,6 +15,7 @@ internal sealed class IdleGateList
     {
         gate.IdleSinceTick = tick;
         gate.InIdleList = true;
+        gate.IdleListed = true;
         gate.IdlePrevious = _last;
         if (_last is null)
         {
@@ -25,6 +27,24 @@ internal sealed class IdleGateList
         }
 
         _last = gate;
+    }
+
+    /// <summary>Lists <paramref name="gate"/> last, as idle since <paramref name="tick"/>; a gate already last stays put, with no link written.</summary>
+    public void MoveToTail(AgentGate gate, long tick)
+    {
+        if (gate.InIdleList && gate != _last)
+        {
+            Remove(gate);
+        }
+
+        if (gate.InIdleList)
+        {
+            gate.IdleSinceTick = tick;
+            gate.IdleListed = true;
+            return;
+        }
+
+        Add(gate, tick);
     }
 
     public void Remove(AgentGate gate)
@@ -50,5 +70,6 @@ internal sealed class IdleGateList
         gate.IdlePrevious = null;
         gate.IdleNext = null;
         gate.InIdleList = false;
+        gate.IdleListed = false;
     }
 }

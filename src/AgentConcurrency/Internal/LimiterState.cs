@@ -83,7 +83,11 @@ internal sealed class LimiterState : IDisposable
             {
                 ThrowIfDisposed();
                 // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
-                FindRunToJoinOrThrowUnsynchronized(agentId, options);
+                if (options.RunId is not null)
+                {
+                    FindRunToJoinOrThrowUnsynchronized(agentId, options);
+                }
+
                 var gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
                 if (!TryGrantNowUnsynchronized(gate, options, ref work, out slot, out var blocker))
                 {
@@ -127,7 +131,11 @@ internal sealed class LimiterState : IDisposable
             {
                 ThrowIfDisposed();
                 // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
-                FindRunToJoinOrThrowUnsynchronized(agentId, options);
+                if (options.RunId is not null)
+                {
+                    FindRunToJoinOrThrowUnsynchronized(agentId, options);
+                }
+
                 var gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
                 granted = TryGrantNowUnsynchronized(gate, options, ref work, out slot, out blocker);
             }
@@ -629,8 +637,21 @@ internal sealed class LimiterState : IDisposable
 
             _sweepTick++;
             var dropped = 0;
-            while (_idleGates.First is { } gate && _sweepTick - gate.IdleSinceTick > _sweepTicksToDrop)
+            while (_idleGates.First is { } gate)
             {
+                if (!gate.IsIdle)
+                {
+                    // Turned busy after it was listed: it goes back to the tail when it next turns idle.
+                    _idleGates.Remove(gate);
+                    continue;
+                }
+
+                // The idle gates are in the order they went idle, so the first one kept ends the sweep.
+                if (_sweepTick - gate.IdleSinceTick <= _sweepTicksToDrop)
+                {
+                    break;
+                }
+
                 _idleGates.Remove(gate);
                 _gates.Remove(gate.AgentId);
                 dropped++;
@@ -675,10 +696,15 @@ internal sealed class LimiterState : IDisposable
         return grew;
     }
 
-    /// <summary>Notes that a gate's active count or limit changed; whether it crossed its limit is settled once, at the end.</summary>
+    /// <summary>
+    /// Notes that a gate's active count or limit changed: if it now stands on the other side of its limit than when last
+    /// settled, it is settled once, at the end of the operation. A gate that stands where it stood needs nothing; if a
+    /// later change in the same operation moves it across, that change notes it, so the settled outcome is the same as
+    /// noting every gate, without touching the list on the uncontended path.
+    /// </summary>
     private void TouchUnsynchronized(AgentGate gate)
     {
-        if (!gate.Touched)
+        if (!gate.Touched && (gate.Active >= gate.Limit) != gate.AtLimit)
         {
             gate.Touched = true;
             gate.NextTouched = _touchedGates;
@@ -713,7 +739,7 @@ internal sealed class LimiterState : IDisposable
     {
         blocker = default;
         // Checked again after PrepareGateUnsynchronized: a scan it ran may have started this run id since.
-        var run = FindRunToJoinOrThrowUnsynchronized(gate.AgentId, options);
+        var run = options.RunId is null ? null : FindRunToJoinOrThrowUnsynchronized(gate.AgentId, options);
         if (run is null)
         {
             if (FindBlockerUnsynchronized(gate, options.SessionId, options.Source) is { } found)
@@ -894,7 +920,7 @@ internal sealed class LimiterState : IDisposable
 
     private RunRecord StartRunUnsynchronized(AgentGate? gate, string? sessionId, string? runId, string? source, ref AfterLockWork work)
     {
-        var run = RentRunUnsynchronized();
+        var run = RentRunUnsynchronized(gate);
         run.Gate = gate;
         run.RunId = runId;
         run.Source = source;
@@ -941,7 +967,8 @@ internal sealed class LimiterState : IDisposable
 
     private void EndRunUnsynchronized(RunRecord run, ref AfterLockWork work)
     {
-        if (run.Gate is { } gate)
+        var gate = run.Gate;
+        if (gate is not null)
         {
             gate.Active--;
             if (run.Counted || run.StartedTimestamp != 0)
@@ -980,7 +1007,11 @@ internal sealed class LimiterState : IDisposable
         }
 
         run.Retire();
-        if (_freeRunCount < MaxPooledRuns)
+        if (gate is { SpareRun: null })
+        {
+            gate.SpareRun = run;
+        }
+        else if (_freeRunCount < MaxPooledRuns)
         {
             run.NextFree = _freeRuns;
             _freeRuns = run;
@@ -990,8 +1021,15 @@ internal sealed class LimiterState : IDisposable
         Debug.Assert(_activeRuns >= 0, "Active runs never go negative.");
     }
 
-    private RunRecord RentRunUnsynchronized()
+    /// <summary>A retired record: the gate's spare if it has one (one write, and the common case of one run per gate), else the pool's.</summary>
+    private RunRecord RentRunUnsynchronized(AgentGate? gate)
     {
+        if (gate?.SpareRun is { } spare)
+        {
+            gate.SpareRun = null;
+            return spare;
+        }
+
         if (_freeRuns is not { } run)
         {
             return new RunRecord(this);
@@ -1003,20 +1041,24 @@ internal sealed class LimiterState : IDisposable
         return run;
     }
 
+    /// <summary>
+    /// Keeps the idle list in step with a gate that changed. A gate that turns busy stays listed (the sweep unlinks it when
+    /// it reaches the head), so the uncontended acquire writes no links; a gate that turns idle goes to the tail with the
+    /// current tick, which keeps the idle gates in the order they went idle.
+    /// </summary>
     private void UpdateIdleUnsynchronized(AgentGate gate)
     {
-        if (gate.IsIdle == gate.InIdleList)
+        if (!gate.IsIdle)
+        {
+            gate.IdleListed = false;
+            return;
+        }
+
+        if (gate.IdleListed)
         {
             return;
         }
 
-        if (gate.InIdleList)
-        {
-            _idleGates.Remove(gate);
-        }
-        else
-        {
-            _idleGates.Add(gate, _sweepTick);
-        }
+        _idleGates.MoveToTail(gate, _sweepTick);
     }
 }

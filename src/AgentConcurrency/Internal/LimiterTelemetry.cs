@@ -261,6 +261,12 @@ internal sealed class LimiterTelemetry : IDisposable
 
     private void CountRequest(string agentId, RequestResult result)
     {
+        // Checked first: with no listener, Add still copies its tags through a thread-static buffer.
+        if (!_requests.Enabled)
+        {
+            return;
+        }
+
         try
         {
             _requests.Add(1, new KeyValuePair<string, object?>(AgentTag, agentId), new KeyValuePair<string, object?>(ResultTag, TagValue(result)));
