@@ -34,6 +34,9 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
 
     public bool IsIdle => Active == 0 && Queued == 0 && !Pinned;
 
+    /// <summary>Its waiters that a scan must look at: all of them while it has room, none while it is full.</summary>
+    public int OpenWaiters => Active < Limit ? Queued : 0;
+
     // Links in the idle list, oldest idle first; IdleSinceTick is the sweep tick at which the gate went idle.
     public AgentGate? IdlePrevious { get; set; }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
@@ -41,6 +42,9 @@ internal sealed class LimiterState : IDisposable
     private int _freeRunCount;
     private int _activeRuns;
     private int _waitersWithRunId;
+
+    // Waiters whose gate has room: only they (and waiters with a run id, which may join a run) can be granted by a scan.
+    private int _waitersAtOpenGates;
     private long _sweepTick;
     private long _sweepTicksToDrop;
     private bool _disposed;
@@ -314,35 +318,47 @@ internal sealed class LimiterState : IDisposable
 
     public ConcurrencyStatus GetStatus()
     {
-        AgentStatus[] agents;
-        ConcurrencyStatus status;
+        Waiter[] waiters;
+        GateReading[] gates;
+        int waiterCount, gateCount, activeSessions, activeRuns;
+        int? maxParallelSessions, maxParallelRuns;
         lock (_sync)
         {
-            // Copy only: building the lists is the one cost readers add to the lock, and it is linear in what they see.
-            Dictionary<AgentGate, List<QueuedRequest>>? queues = null;
+            // Copy references and numbers only: a reader holds the lock for a pass over the queue and the gates, and
+            // builds the snapshot's objects after it.
+            waiterCount = _waiters.Count;
+            waiters = ArrayPool<Waiter>.Shared.Rent(waiterCount);
+            var index = 0;
             for (var waiter = _waiters.First; waiter is not null; waiter = waiter.Next)
             {
-                queues ??= [];
-                ref var queue = ref CollectionsMarshal.GetValueRefOrAddDefault(queues, waiter.Gate, out _);
-                queue ??= new List<QueuedRequest>(waiter.Gate.Queued);
-                queue.Add(waiter.ToQueuedRequest(queue.Count + 1));
+                waiters[index++] = waiter;
             }
 
-            agents = new AgentStatus[_gates.Count];
-            var index = 0;
+            gateCount = _gates.Count;
+            gates = ArrayPool<GateReading>.Shared.Rent(gateCount);
+            index = 0;
             foreach (var gate in _gates.Values)
             {
-                IReadOnlyList<QueuedRequest> queued = queues is not null && queues.TryGetValue(gate, out var list) ? list.AsReadOnly() : [];
-                agents[index++] = new AgentStatus(gate.AgentId, gate.Limit, gate.Active, queued);
+                gates[index++] = new GateReading(gate, gate.Limit, gate.Active);
             }
 
-            status = new ConcurrencyStatus(
-                _sessions.Count, _activeRuns, _settings.MaxParallelSessions, _settings.MaxParallelRuns, _waiters.Count, agents.AsReadOnly());
+            activeSessions = _sessions.Count;
+            activeRuns = _activeRuns;
+            maxParallelSessions = _settings.MaxParallelSessions;
+            maxParallelRuns = _settings.MaxParallelRuns;
         }
 
-        // The status wraps this very array, so sorting it here, outside the lock, orders the snapshot.
-        Array.Sort(agents, static (left, right) => string.CompareOrdinal(left.AgentId, right.AgentId));
-        return status;
+        try
+        {
+            return StatusBuilder.Build(
+                gates.AsSpan(0, gateCount), waiters.AsSpan(0, waiterCount), activeSessions, activeRuns, maxParallelSessions, maxParallelRuns);
+        }
+        finally
+        {
+            // Cleared, so the pool does not keep waiters and gates alive.
+            ArrayPool<Waiter>.Shared.Return(waiters, clearArray: true);
+            ArrayPool<GateReading>.Shared.Return(gates, clearArray: true);
+        }
     }
 
     /// <summary>
@@ -691,7 +707,9 @@ internal sealed class LimiterState : IDisposable
     private bool SetLimitUnsynchronized(AgentGate gate, int limit, ref AfterLockWork work)
     {
         var grew = limit > gate.Limit;
+        var before = gate.OpenWaiters;
         gate.Limit = limit;
+        _waitersAtOpenGates += gate.OpenWaiters - before;
         TouchUnsynchronized(gate);
         return grew;
     }
@@ -847,6 +865,16 @@ internal sealed class LimiterState : IDisposable
         // A grant only ever takes capacity, so one pass settles every waiter, except that a grant starting a run id can
         // let a waiter already passed join that run (or fail if it wanted the id elsewhere): then pass again. Each
         // extra pass needs a newly started run id, so this ends.
+        Debug.Assert(_waitersAtOpenGates == CountWaitersAtOpenGates(), "The count of waiters at open gates is kept exact.");
+
+        // Every waiter waits for its own gate and nobody can join a run: no grant is possible, so no walk over the queue.
+        // This keeps a release O(1) however long the queue of full agents is.
+        if (_waitersAtOpenGates == 0 && _waitersWithRunId == 0)
+        {
+            SettleLimitTransitionsUnsynchronized(ref work);
+            return;
+        }
+
         bool startedRunWithId;
         do
         {
@@ -883,11 +911,24 @@ internal sealed class LimiterState : IDisposable
         SettleLimitTransitionsUnsynchronized(ref work);
     }
 
+    private int CountWaitersAtOpenGates()
+    {
+        var count = 0;
+        foreach (var gate in _gates.Values)
+        {
+            count += gate.OpenWaiters;
+        }
+
+        return count;
+    }
+
     private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)
     {
         var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp(), _timeProvider.GetUtcNow());
         var placedAhead = _waiters.Insert(waiter);
+        var before = gate.OpenWaiters;
         gate.Queued++;
+        _waitersAtOpenGates += gate.OpenWaiters - before;
         waiter.InitialPosition = gate.Queued - placedAhead;
         if (waiter.RunId is not null)
         {
@@ -901,7 +942,9 @@ internal sealed class LimiterState : IDisposable
     private void DequeueUnsynchronized(Waiter waiter)
     {
         _waiters.Remove(waiter);
+        var before = waiter.Gate.OpenWaiters;
         waiter.Gate.Queued--;
+        _waitersAtOpenGates += waiter.Gate.OpenWaiters - before;
         if (waiter.RunId is not null)
         {
             _waitersWithRunId--;
@@ -926,7 +969,9 @@ internal sealed class LimiterState : IDisposable
         run.Source = source;
         if (gate is not null)
         {
+            var before = gate.OpenWaiters;
             gate.Active++;
+            _waitersAtOpenGates += gate.OpenWaiters - before;
             // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
             run.Counted = _telemetry.CountsSlots;
             run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
@@ -970,7 +1015,9 @@ internal sealed class LimiterState : IDisposable
         var gate = run.Gate;
         if (gate is not null)
         {
+            var before = gate.OpenWaiters;
             gate.Active--;
+            _waitersAtOpenGates += gate.OpenWaiters - before;
             if (run.Counted || run.StartedTimestamp != 0)
             {
                 gate.CountedActive -= run.Counted ? 1 : 0;
