@@ -111,7 +111,7 @@ internal sealed class LimiterState : IDisposable
 
         if (waiter is not null)
         {
-            return WaitForGrantAsync(waiter, timeout, cancellationToken);
+            return WaitForGrant(waiter, timeout, cancellationToken);
         }
 
         if (refusal is { } code)
@@ -322,6 +322,7 @@ internal sealed class LimiterState : IDisposable
         GateReading[] gates;
         int waiterCount, gateCount, activeSessions, activeRuns;
         int? maxParallelSessions, maxParallelRuns;
+        ClockReading clock;
         lock (_sync)
         {
             // Copy references and numbers only: a reader holds the lock for a pass over the queue and the gates, and
@@ -342,6 +343,7 @@ internal sealed class LimiterState : IDisposable
                 gates[index++] = new GateReading(gate, gate.Limit, gate.Active);
             }
 
+            clock = ClockReading.Now(_timeProvider);
             activeSessions = _sessions.Count;
             activeRuns = _activeRuns;
             maxParallelSessions = _settings.MaxParallelSessions;
@@ -351,7 +353,7 @@ internal sealed class LimiterState : IDisposable
         try
         {
             return StatusBuilder.Build(
-                gates.AsSpan(0, gateCount), waiters.AsSpan(0, waiterCount), activeSessions, activeRuns, maxParallelSessions, maxParallelRuns);
+                gates.AsSpan(0, gateCount), waiters.AsSpan(0, waiterCount), clock, activeSessions, activeRuns, maxParallelSessions, maxParallelRuns);
         }
         finally
         {
@@ -448,75 +450,94 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
-    private async ValueTask<AgentSlot> WaitForGrantAsync(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sets up a queued request's wait (telemetry, its caller's OnQueued, its cancellation and timeout hooks) and returns
+    /// the task its decider completes. The caller's task is completed directly by whoever decides the outcome, with no
+    /// wrapper in between, so a grant reaches a caller that has not started awaiting yet without a thread hop.
+    /// </summary>
+    private ValueTask<AgentSlot> WaitForGrant(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         var agentId = waiter.Gate.AgentId;
-        var wait = _telemetry.Queued(agentId, waiter.InitialPosition);
+        waiter.CancellationToken = cancellationToken;
+        waiter.Wait = _telemetry.Queued(agentId, waiter.InitialPosition);
         if (waiter.OnQueued is { } onQueued)
         {
             try
             {
-                onQueued(waiter.ToQueuedRequest(waiter.InitialPosition));
+                onQueued(waiter.ToQueuedRequest(waiter.InitialPosition, ClockReading.Now(_timeProvider)));
             }
             catch
             {
-                await AbandonAsync(waiter).ConfigureAwait(false);
-                _telemetry.WaitEnded(agentId, wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
+                Abandon(waiter);
+                _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
                 throw;
             }
         }
 
         // Both hooks are set up outside the lock: a token already cancelled runs its callback inside UnsafeRegister, and
         // a due timer may fire inside CreateTimer; each callback takes the lock itself.
-        CancellationTokenRegistration registration = default;
-        ITimer? timer = null;
         try
         {
-            registration = cancellationToken.UnsafeRegister(
+            waiter.Registration = cancellationToken.UnsafeRegister(
                 static (state, token) =>
                 {
                     var self = (Waiter)state!;
-                    self.Owner.Cancel(self, token);
+                    self.Owner.Cancel(self);
                 },
                 waiter);
-            timer = StartQueueTimer(waiter, timeout);
+            waiter.Timer = StartQueueTimer(waiter, timeout);
         }
         catch (Exception failure)
         {
             // Without its hooks the request could wait forever or hold a grant nobody takes: it leaves, as on OnQueued.
-            await registration.DisposeAsync().ConfigureAwait(false);
-            await AbandonAsync(waiter).ConfigureAwait(false);
-            _telemetry.WaitEnded(agentId, wait, WaitedSoFar(waiter), failure);
+            waiter.Registration.Dispose();
+            Abandon(waiter);
+            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), failure);
             throw;
         }
 
-        AgentSlot slot;
-        try
+        // From here its decider finishes the wait; if the outcome was decided while the hooks were set up, it is ours to.
+        if (!waiter.TryMarkReady())
         {
-            slot = await waiter.Task.ConfigureAwait(false);
-        }
-        catch (Exception failure)
-        {
-            _telemetry.WaitEnded(agentId, wait, WaitedSoFar(waiter), failure);
-            throw;
-        }
-        finally
-        {
-            await registration.DisposeAsync().ConfigureAwait(false);
-            timer?.Dispose();
+            FinishWait(waiter);
         }
 
-        // The grant and a cancel raced and both happened before the caller resumed: the caller asked to stop waiting,
-        // so it gets its cancellation and the grant goes back (to the next waiter that fits).
-        if (cancellationToken.IsCancellationRequested)
+        return new ValueTask<AgentSlot>(waiter.Task);
+    }
+
+    /// <summary>
+    /// Ends a wait whose outcome was decided: removes its hooks, applies the cancel-vs-grant rule, records it, and
+    /// completes the caller's task. Called once, outside the lock, by the decider or (if decided during set-up) the caller.
+    /// </summary>
+    internal void FinishWait(Waiter waiter)
+    {
+        // Unregister, not Dispose: this may run inside the very cancellation callback, which Dispose would wait for.
+        waiter.Registration.Unregister();
+        waiter.Timer?.Dispose();
+        var agentId = waiter.Gate.AgentId;
+        if (waiter.Failure is { } failure)
         {
-            waiter.ReturnUnwantedGrant();
-            _telemetry.WaitEnded(agentId, wait, slot.WaitTime, RequestResult.Canceled, errorCode: null);
-            throw new OperationCanceledException(cancellationToken);
+            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), failure);
+            waiter.TrySetException(failure);
+            return;
         }
 
-        _telemetry.WaitEnded(agentId, wait, slot.WaitTime, RequestResult.Acquired, errorCode: null);
-        return slot;
+        // Cancelled in the queue, or granted while a cancel was on its way: the caller asked to stop waiting before it
+        // had its slot, so it gets its cancellation and a grant goes back (to the next waiter that fits).
+        if (waiter.Canceled || waiter.CancellationToken.IsCancellationRequested)
+        {
+            if (!waiter.Canceled)
+            {
+                waiter.ReturnUnwantedGrant();
+            }
+
+            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
+            waiter.TrySetCanceled(waiter.CancellationToken);
+            return;
+        }
+
+        _telemetry.WaitEnded(agentId, waiter.Wait, waiter.GrantedSlot.WaitTime, RequestResult.Acquired, errorCode: null);
+        waiter.TrySetResult(waiter.GrantedSlot);
     }
 
     /// <summary>Throws if the limiter was disposed; read without the lock, for callers that must fail before taking it.</summary>
@@ -550,7 +571,7 @@ internal sealed class LimiterState : IDisposable
             Timeout.InfiniteTimeSpan);
     }
 
-    private void Cancel(Waiter waiter, CancellationToken cancellationToken)
+    private void Cancel(Waiter waiter)
     {
         lock (_sync)
         {
@@ -562,9 +583,10 @@ internal sealed class LimiterState : IDisposable
 
             // No scan: a waiter holds nothing, so its leaving frees no capacity for anyone else.
             DequeueUnsynchronized(waiter);
+            waiter.Canceled = true;
         }
 
-        waiter.TrySetCanceled(cancellationToken);
+        waiter.Complete();
     }
 
     private void TimeOut(Waiter waiter)
@@ -578,13 +600,17 @@ internal sealed class LimiterState : IDisposable
             }
 
             DequeueUnsynchronized(waiter);
+            waiter.Failure = new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, waiter.Gate.AgentId);
         }
 
-        waiter.TrySetException(new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, waiter.Gate.AgentId));
+        waiter.Complete();
     }
 
-    /// <summary>Takes a waiter whose caller gave up out of the queue; if its grant came first, the grant goes back.</summary>
-    private async ValueTask AbandonAsync(Waiter waiter)
+    /// <summary>
+    /// Takes a waiter whose caller gave up during set-up out of the queue. If its outcome was decided first, the decider
+    /// left it to this caller (the wait was never marked ready): a grant goes back here.
+    /// </summary>
+    private void Abandon(Waiter waiter)
     {
         lock (_sync)
         {
@@ -595,10 +621,7 @@ internal sealed class LimiterState : IDisposable
             }
         }
 
-        // Decided before it could leave: the outcome is on its way (completed after the deciding lock); a grant goes back.
-        var outcome = waiter.Task;
-        await ((Task)outcome).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (outcome.IsCompletedSuccessfully)
+        if (waiter.Failure is null && !waiter.Canceled)
         {
             waiter.ReturnUnwantedGrant();
         }
@@ -924,7 +947,8 @@ internal sealed class LimiterState : IDisposable
 
     private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)
     {
-        var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp(), _timeProvider.GetUtcNow());
+        // One clock read: the wall-clock enqueue time a status shows is worked out from this timestamp when it is read.
+        var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp());
         var placedAhead = _waiters.Insert(waiter);
         var before = gate.OpenWaiters;
         gate.Queued++;

@@ -135,9 +135,18 @@ internal sealed class LimiterTelemetry : IDisposable
             }
 
             LimiterLog.RequestQueued(Logger, agentId, position);
+
+            // The wait is a child of the caller's activity but never becomes current: the caller's code goes on while it
+            // waits, and the wait ends on whichever thread decides it.
+            var callers = Activity.Current;
             activity = Source.StartActivity(WaitActivityName, ActivityKind.Internal);
-            activity?.SetTag(AgentTag, agentId);
-            activity?.SetTag(PositionTag, position);
+            if (activity is not null)
+            {
+                // Only when one started: setting Current costs an execution-context copy even when nothing changes.
+                Activity.Current = callers;
+                activity.SetTag(AgentTag, agentId);
+                activity.SetTag(PositionTag, position);
+            }
         }
         catch (Exception failure) when (IsObserverFailure(failure))
         {
@@ -173,8 +182,16 @@ internal sealed class LimiterTelemetry : IDisposable
                 _queuedRequests.Add(-1, agent);
             }
 
-            _timeInQueue.Record(waited.TotalSeconds, agent, resultTag);
-            _requests.Add(1, agent, resultTag);
+            // Enabled first: with no listener, recording still copies its tags through a thread-static buffer.
+            if (_timeInQueue.Enabled)
+            {
+                _timeInQueue.Record(waited.TotalSeconds, agent, resultTag);
+            }
+
+            if (_requests.Enabled)
+            {
+                _requests.Add(1, agent, resultTag);
+            }
             if (wait.Activity is { } activity)
             {
                 activity.SetTag(ResultTag, TagValue(result));
@@ -244,7 +261,13 @@ internal sealed class LimiterTelemetry : IDisposable
     {
         try
         {
-            activity?.Stop();
+            if (activity is not null)
+            {
+                // Stopping may make the activity's parent current; on the thread that decided the wait, that is not ours to change.
+                var current = Activity.Current;
+                activity.Stop();
+                Activity.Current = current;
+            }
         }
         catch (Exception failure) when (IsObserverFailure(failure))
         {

@@ -12,6 +12,7 @@ internal static class StatusBuilder
     public static ConcurrencyStatus Build(
         ReadOnlySpan<GateReading> gates,
         ReadOnlySpan<Waiter> waiters,
+        in ClockReading clock,
         int activeSessions,
         int activeRuns,
         int? maxParallelSessions,
@@ -23,7 +24,7 @@ internal static class StatusBuilder
             queues ??= [];
             ref var queue = ref CollectionsMarshal.GetValueRefOrAddDefault(queues, waiter.Gate, out _);
             queue ??= [];
-            queue.Add(waiter.ToQueuedRequest(queue.Count + 1));
+            queue.Add(waiter.ToQueuedRequest(queue.Count + 1, clock));
         }
 
         var agents = new AgentStatus[gates.Length];

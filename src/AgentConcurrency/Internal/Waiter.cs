@@ -7,7 +7,15 @@ namespace AgentConcurrency.Internal;
 /// </summary>
 internal sealed class Waiter : TaskCompletionSource<AgentSlot>
 {
-    public Waiter(LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp, DateTimeOffset enqueuedAt)
+    // Who finishes the wait: the caller while it sets up the hooks (SettingUp), its decider once it is Ready; a decision
+    // made during set-up (Decided) is finished by the caller.
+    private const int SettingUp = 0;
+    private const int Ready = 1;
+    private const int Decided = 2;
+
+    private int _state;
+
+    public Waiter(LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp)
         : base(TaskCreationOptions.RunContinuationsAsynchronously)
     {
         Owner = owner;
@@ -18,7 +26,6 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
         Priority = options.Priority;
         OnQueued = options.OnQueued;
         EnqueuedTimestamp = enqueuedTimestamp;
-        EnqueuedAt = enqueuedAt;
     }
 
     public LimiterState Owner { get; }
@@ -38,7 +45,6 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
     public long EnqueuedTimestamp { get; }
 
 
-    public DateTimeOffset EnqueuedAt { get; }
 
     /// <summary>The 1-based place in its agent's queue when it was enqueued.</summary>
     public int InitialPosition { get; set; }
@@ -59,6 +65,18 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
 
     public Exception? Failure { get; set; }
 
+    /// <summary>Whether it left the queue because its caller's token was cancelled.</summary>
+    public bool Canceled { get; set; }
+
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>The telemetry that follows this wait from enqueue to outcome.</summary>
+    public QueuedWait Wait { get; set; }
+
+    public CancellationTokenRegistration Registration { get; set; }
+
+    public ITimer? Timer { get; set; }
+
     /// <summary>
     /// Gives back a grant its caller will not take (it cancelled, or its OnQueued threw): a run it started goes back; a
     /// run it only joined belongs to whoever started it, and stays.
@@ -71,19 +89,22 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
         }
     }
 
-    public QueuedRequest ToQueuedRequest(int position) =>
-        new(Gate.AgentId, position, SessionId, RunId, Source, Priority, EnqueuedAt);
+    /// <summary>Describes the request for a status reader; <paramref name="clock"/> dates it from its enqueue timestamp.</summary>
+    public QueuedRequest ToQueuedRequest(int position, in ClockReading clock) =>
+        new(Gate.AgentId, position, SessionId, RunId, Source, Priority, clock.DateOf(EnqueuedTimestamp));
 
-    /// <summary>Hands the decided outcome to the caller; runs its continuation elsewhere, never on this thread.</summary>
+    /// <summary>
+    /// Hands the outcome decided under the lock to the caller; called once, after the lock, by whoever decided it. If
+    /// the caller is still setting up the wait, it finishes the wait itself once set up.
+    /// </summary>
     public void Complete()
     {
-        if (Failure is null)
+        if (Interlocked.CompareExchange(ref _state, Decided, SettingUp) != SettingUp)
         {
-            TrySetResult(GrantedSlot);
-        }
-        else
-        {
-            TrySetException(Failure);
+            Owner.FinishWait(this);
         }
     }
+
+    /// <summary>Marks the wait's set-up done; false if the outcome was decided meanwhile, and the caller must finish it.</summary>
+    public bool TryMarkReady() => Interlocked.CompareExchange(ref _state, Ready, SettingUp) == SettingUp;
 }

@@ -43,6 +43,22 @@ public sealed class TracingTests : IDisposable
     }
 
     [Fact]
+    public async Task The_wait_is_a_child_of_the_callers_activity_and_never_becomes_current_on_either_side()
+    {
+        await using var limiter = TestSupport.CreateLimiter();
+        using var caller = new Activity("caller").Start();
+        var holder = await limiter.AcquireAsync(_agent).Within();
+        var waiter = limiter.AcquireAsync(_agent).ShouldBeWaiting();
+        Activity.Current.Should().BeSameAs(caller, "the caller's code goes on while its request waits");
+
+        holder.Dispose();
+        Activity.Current.Should().BeSameAs(caller, "the release that ended the wait keeps its own current activity");
+        (await waiter.WaitAsync(TestSupport.Bound)).Dispose();
+
+        Mine().Should().ContainSingle().Which.Parent.Should().BeSameAs(caller);
+    }
+
+    [Fact]
     public async Task A_wait_that_times_out_is_traced_as_an_error_with_its_code()
     {
         var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
