@@ -890,22 +890,22 @@ internal sealed class LimiterState : IDisposable
         // extra pass needs a newly started run id, so this ends.
         Debug.Assert(_waitersAtOpenGates == CountWaitersAtOpenGates(), "The count of waiters at open gates is kept exact.");
 
-        // Every waiter waits for its own gate and nobody can join a run: no grant is possible, so no walk over the queue.
-        // This keeps a release O(1) however long the queue of full agents is.
-        if (_waitersAtOpenGates == 0 && _waitersWithRunId == 0)
-        {
-            SettleLimitTransitionsUnsynchronized(ref work);
-            return;
-        }
-
         bool startedRunWithId;
         do
         {
             startedRunWithId = false;
-            for (var waiter = _waiters.First; waiter is not null;)
+            for (var waiter = _waiters.First; waiter is not null && !NoGrantPossibleUnsynchronized();)
             {
                 var next = waiter.Next;
                 var gate = waiter.Gate;
+
+                // The common case of a long queue: waiting for its own full gate, with no run to join. Nothing to check.
+                if (waiter.RunId is null && gate.Active >= gate.Limit)
+                {
+                    waiter = next;
+                    continue;
+                }
+
                 var run = FindRunToJoinUnsynchronized(gate.AgentId, waiter.SessionId, waiter.RunId, out var conflict);
                 if (conflict is not null)
                 {
@@ -944,6 +944,14 @@ internal sealed class LimiterState : IDisposable
 
         return count;
     }
+
+    /// <summary>
+    /// Whether no waiter can be granted, so a scan need not walk the queue: with no run id waiting, every grant starts a
+    /// run, which needs a gate with room and a free run slot. Keeps a release O(1) however long the queue of full agents
+    /// is, and ends a scan as soon as the run slots are gone.
+    /// </summary>
+    private bool NoGrantPossibleUnsynchronized() =>
+        _waitersWithRunId == 0 && (_waitersAtOpenGates == 0 || _activeRuns >= _settings.MaxParallelRuns);
 
     private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)
     {
