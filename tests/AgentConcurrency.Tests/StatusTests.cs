@@ -54,6 +54,44 @@ public class StatusTests
     }
 
     [Fact]
+    public async Task GetStatus_QueuesOfManyAgents_AreEachInServingOrderAndKeepTheirRequestsAfterTheyLeave()
+    {
+        using var limiter = TestSupport.CreateLimiter(options => options.MaxParallelRuns = 100);
+        var agents = Enumerable.Range(0, 3).Select(i => new AgentDef($"agent-{i}", 1)).ToArray();
+        var holders = new List<AgentSlot>();
+        foreach (var agent in agents)
+        {
+            holders.Add(await limiter.AcquireAsync(agent));
+        }
+
+        // Interleaved across agents, with a priority that overtakes within its agent only.
+        var waiting = new List<Task<AgentSlot>>();
+        for (var round = 0; round < 3; round++)
+        {
+            foreach (var agent in agents)
+            {
+                waiting.Add(limiter.AcquireAsync(agent, new AcquireOptions { RunId = $"{agent.Id}-r{round}", Priority = round == 2 ? 1 : 0 }).ShouldBeWaiting());
+            }
+        }
+
+        var status = limiter.GetStatus();
+        holders.ForEach(static slot => slot.Dispose());
+        (await Task.WhenAll(waiting.Skip(6)).WaitAsync(TestSupport.Bound)).Should().OnlyContain(slot => slot.IsHeld, "each agent's priority request went first");
+
+        foreach (var agent in agents)
+        {
+            var queued = status.Agent(agent.Id).QueuedRequests;
+            queued.Select(q => (q.RunId, q.Position, q.AgentId)).Should().Equal(
+                ($"{agent.Id}-r2", 1, agent.Id), ($"{agent.Id}-r0", 2, agent.Id), ($"{agent.Id}-r1", 3, agent.Id));
+            queued[0].Should().BeSameAs(queued.First(), "a request is described once per snapshot");
+            queued.Invoking(q => q[3]).Should().Throw<ArgumentOutOfRangeException>();
+        }
+
+        limiter.Dispose();
+        await Task.WhenAll(waiting.Take(6)).Invoking(t => t.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<ObjectDisposedException>();
+    }
+
+    [Fact]
     public async Task GetStatus_AfterDisposal_StillWorks()
     {
         var limiter = TestSupport.CreateLimiter();

@@ -319,47 +319,49 @@ internal sealed class LimiterState : IDisposable
     public ConcurrencyStatus GetStatus()
     {
         Waiter[] waiters;
+        int[] gateOfWaiter;
         GateReading[] gates;
-        int waiterCount, gateCount, activeSessions, activeRuns;
-        int? maxParallelSessions, maxParallelRuns;
+        int waiterCount, gateCount;
         ClockReading clock;
+        GlobalReading counts;
         lock (_sync)
         {
-            // Copy references and numbers only: a reader holds the lock for a pass over the queue and the gates, and
-            // builds the snapshot's objects after it.
+            // Copy references and numbers only: a reader holds the lock for one pass over the gates and one over the
+            // queue, and builds the snapshot's objects after it.
+            gateCount = _gates.Count;
+            gates = ArrayPool<GateReading>.Shared.Rent(gateCount);
+            var index = 0;
+            foreach (var gate in _gates.Values)
+            {
+                gate.StatusIndex = index;
+                gates[index++] = new GateReading(gate, gate.Limit, gate.Active, gate.Queued);
+            }
+
             waiterCount = _waiters.Count;
             waiters = ArrayPool<Waiter>.Shared.Rent(waiterCount);
-            var index = 0;
+            gateOfWaiter = ArrayPool<int>.Shared.Rent(waiterCount);
+            index = 0;
             for (var waiter = _waiters.First; waiter is not null; waiter = waiter.Next)
             {
+                gateOfWaiter[index] = waiter.Gate.StatusIndex;
                 waiters[index++] = waiter;
             }
 
-            gateCount = _gates.Count;
-            gates = ArrayPool<GateReading>.Shared.Rent(gateCount);
-            index = 0;
-            foreach (var gate in _gates.Values)
-            {
-                gates[index++] = new GateReading(gate, gate.Limit, gate.Active);
-            }
-
             clock = ClockReading.Now(_timeProvider);
-            activeSessions = _sessions.Count;
-            activeRuns = _activeRuns;
-            maxParallelSessions = _settings.MaxParallelSessions;
-            maxParallelRuns = _settings.MaxParallelRuns;
+            counts = new GlobalReading(_sessions.Count, _activeRuns, _settings.MaxParallelSessions, _settings.MaxParallelRuns);
         }
 
         try
         {
             return StatusBuilder.Build(
-                gates.AsSpan(0, gateCount), waiters.AsSpan(0, waiterCount), clock, activeSessions, activeRuns, maxParallelSessions, maxParallelRuns);
+                gates.AsSpan(0, gateCount), waiters.AsSpan(0, waiterCount), gateOfWaiter.AsSpan(0, waiterCount), clock, counts);
         }
         finally
         {
             // Cleared, so the pool does not keep waiters and gates alive.
             ArrayPool<Waiter>.Shared.Return(waiters, clearArray: true);
             ArrayPool<GateReading>.Shared.Return(gates, clearArray: true);
+            ArrayPool<int>.Shared.Return(gateOfWaiter);
         }
     }
 
