@@ -30,8 +30,9 @@ public interface IAgentConcurrencyLimiter
     /// <exception cref="ObjectDisposedException">The limiter was disposed, before or while the request waited.</exception>
     /// <exception cref="ConcurrencyLimitExceededException">The request was refused; <see cref="ConcurrencyLimitExceededException.ErrorCode"/> says why.</exception>
     /// <exception cref="OperationCanceledException">
-    /// <paramref name="cancellationToken"/> was cancelled before the caller resumed with a slot; the exception carries it,
-    /// and a slot granted in the meantime has gone back.
+    /// <paramref name="cancellationToken"/> was cancelled before a slot was handed to the caller; the exception carries
+    /// it, and a slot granted in the meantime has gone back. Once the returned task has completed with a slot, a cancel
+    /// changes nothing.
     /// </exception>
     ValueTask<AgentSlot> AcquireAsync(AgentDef agent, AcquireOptions options, CancellationToken cancellationToken = default);
 
