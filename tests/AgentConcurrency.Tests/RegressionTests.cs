@@ -1,3 +1,5 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AgentConcurrency.Tests;
@@ -113,9 +115,110 @@ public class RegressionTests
         limiter.GetStatus().Agents.Should().BeEmpty();
     }
 
+    [Fact]
+    public void AcquireAsync_OnQueuedThrows_TheFailureComesThroughTheTaskNotOutOfTheCall()
+    {
+        using var limiter = TestSupport.CreateLimiter();
+        limiter.TryAcquire(TestSupport.Cookie, null, out var holder).Should().BeTrue();
+
+        var pending = limiter.AcquireAsync(TestSupport.Cookie, new AcquireOptions { OnQueued = _ => throw new InvalidOperationException("boom") });
+
+        pending.IsFaulted.Should().BeTrue("a caller starting many acquires must not lose the rest to one failing callback");
+        pending.AsTask().Exception!.InnerException.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Be("boom");
+        limiter.GetStatus().QueuedRequests.Should().Be(0);
+        holder.Dispose();
+    }
+
+    [Fact]
+    public async Task Release_WaitersWhoseTokenIsCancelledButWhoseCallbacksHaveNotRun_AreCancelledNotGranted()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var limiter = new AgentConcurrencyLimiter(null, null, null, meterFactory);
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        using var shared = new CancellationTokenSource();
+        var cancelled = Enumerable.Range(0, 1_000).Select(_ => limiter.AcquireAsync(TestSupport.Cookie, shared.Token).ShouldBeWaiting()).ToList();
+        var last = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+
+        // Registered after the waiters' callbacks, so it runs first and holds the others back while the token reads cancelled.
+        using var callbacksMayGoOn = new ManualResetEventSlim();
+        using var firstCallbackRunning = new ManualResetEventSlim();
+        shared.Token.Register(() =>
+        {
+            firstCallbackRunning.Set();
+            callbacksMayGoOn.Wait(TestSupport.Bound);
+        });
+        var cancelling = Task.Run(shared.Cancel);
+        firstCallbackRunning.Wait(TestSupport.Bound).Should().BeTrue();
+
+        var runsStarted = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, meterListener) =>
+        {
+            if (instrument.Meter.Scope == meterFactory && instrument.Name == "agent_concurrency.active_slots")
+            {
+                meterListener.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, change, _, _) => Interlocked.Add(ref runsStarted, change > 0 ? 1 : 0));
+        listener.Start();
+
+        holder.Dispose();
+
+        (await last.WaitAsync(TestSupport.Bound)).IsHeld.Should().BeTrue("every waiter ahead of it was cancelled");
+        runsStarted.Should().Be(1, "no cancelled waiter was granted a slot it would have to give back");
+        foreach (var waiter in cancelled)
+        {
+            await waiter.Invoking(w => w.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
+        }
+
+        callbacksMayGoOn.Set();
+        await cancelling.WaitAsync(TestSupport.Bound);
+        limiter.GetStatus().Agent("cookie").Should().Match<AgentStatus>(a => a.Active == 1 && a.Queued == 0);
+    }
+
+    [Fact]
+    public async Task Release_QueueTimerWhoseDisposeThrows_StillHandsTheSlotOver()
+    {
+        var time = new TimerDisposeFailingTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.QueueTimeout = TimeSpan.FromMinutes(1), time);
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+
+        holder.Dispose();
+
+        (await waiter.WaitAsync(TestSupport.Bound)).IsHeld.Should().BeTrue("a failing clock must not strand the waiter it served");
+    }
+
     private sealed class TimerFailingTimeProvider : FakeTimeProvider
     {
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
             throw new InvalidOperationException("no timers");
+    }
+
+    private sealed class TimerDisposeFailingTimeProvider : FakeTimeProvider
+    {
+        // Queue timers fire once; the limiter's periodic idle sweep keeps a well-behaved timer.
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
+            period == Timeout.InfiniteTimeSpan
+                ? new FailingDisposeTimer(base.CreateTimer(callback, state, dueTime, period))
+                : base.CreateTimer(callback, state, dueTime, period);
+
+        private sealed class FailingDisposeTimer(ITimer inner) : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => inner.Change(dueTime, period);
+
+            public void Dispose()
+            {
+                inner.Dispose();
+                throw new InvalidOperationException("the clock failed");
+            }
+
+            public ValueTask DisposeAsync()
+            {
+                Dispose();
+                return default;
+            }
+        }
     }
 }

@@ -99,7 +99,7 @@ internal sealed class LimiterState : IDisposable
                     refusal = RefusalUnsynchronized(gate, blocker, timeout);
                     if (refusal is null)
                     {
-                        waiter = EnqueueUnsynchronized(gate, options);
+                        waiter = EnqueueUnsynchronized(gate, options, cancellationToken);
                     }
                 }
             }
@@ -460,7 +460,6 @@ internal sealed class LimiterState : IDisposable
     private ValueTask<AgentSlot> WaitForGrant(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         var agentId = waiter.Gate.AgentId;
-        waiter.CancellationToken = cancellationToken;
         waiter.Wait = _telemetry.Queued(agentId, waiter.InitialPosition);
         if (waiter.OnQueued is { } onQueued)
         {
@@ -468,11 +467,13 @@ internal sealed class LimiterState : IDisposable
             {
                 onQueued(waiter.ToQueuedRequest(waiter.InitialPosition, ClockReading.Now(_timeProvider)));
             }
-            catch
+            catch (Exception failure)
             {
+                // The caller's callback failed: the request leaves, and the caller gets the failure through its task, as
+                // it gets every other outcome.
                 Abandon(waiter);
                 _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
-                throw;
+                return ValueTask.FromException<AgentSlot>(failure);
             }
         }
 
@@ -495,7 +496,7 @@ internal sealed class LimiterState : IDisposable
             waiter.Registration.Dispose();
             Abandon(waiter);
             _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), failure);
-            throw;
+            return ValueTask.FromException<AgentSlot>(failure);
         }
 
         // From here its decider finishes the wait; if the outcome was decided while the hooks were set up, it is ours to.
@@ -515,31 +516,69 @@ internal sealed class LimiterState : IDisposable
     {
         // Unregister, not Dispose: this may run inside the very cancellation callback, which Dispose would wait for.
         waiter.Registration.Unregister();
-        waiter.Timer?.Dispose();
+        DisposeQuietly(waiter.Timer);
         var agentId = waiter.Gate.AgentId;
         if (waiter.Failure is { } failure)
         {
-            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), failure);
+            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFarQuietly(waiter), failure);
             waiter.TrySetException(failure);
             return;
         }
 
         // Cancelled in the queue, or granted while a cancel was on its way: the caller asked to stop waiting before it
-        // had its slot, so it gets its cancellation and a grant goes back (to the next waiter that fits).
+        // had its slot, so it gets its cancellation and a grant goes back (to the next waiter that fits). The scan does
+        // not grant a waiter whose token is already cancelled, so this give-back only follows a cancel that landed in
+        // the moment between the grant and here, and a chain of them cannot build up.
         if (waiter.Canceled || waiter.CancellationToken.IsCancellationRequested)
         {
-            if (!waiter.Canceled)
+            try
             {
-                waiter.ReturnUnwantedGrant();
+                if (!waiter.Canceled)
+                {
+                    waiter.ReturnUnwantedGrant();
+                }
+
+                _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFarQuietly(waiter), RequestResult.Canceled, errorCode: null);
+            }
+            finally
+            {
+                waiter.TrySetCanceled(waiter.CancellationToken);
             }
 
-            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
-            waiter.TrySetCanceled(waiter.CancellationToken);
             return;
         }
 
         _telemetry.WaitEnded(agentId, waiter.Wait, waiter.GrantedSlot.WaitTime, RequestResult.Acquired, errorCode: null);
         waiter.TrySetResult(waiter.GrantedSlot);
+    }
+
+    /// <summary>
+    /// Disposes a queue timer whatever its clock does: the timer comes from the host's <see cref="TimeProvider"/>, and its
+    /// failure must not keep the wait (or the waiters completed after it) from ending.
+    /// </summary>
+    private static void DisposeQuietly(ITimer? timer)
+    {
+        try
+        {
+            timer?.Dispose();
+        }
+        catch (Exception failure) when (failure is not (OutOfMemoryException or StackOverflowException))
+        {
+            // The timer fires at most once more, and its callback finds the waiter gone.
+        }
+    }
+
+    /// <summary>How long a finished wait lasted, for telemetry only; zero if the host's clock fails, for the same reason.</summary>
+    private TimeSpan WaitedSoFarQuietly(Waiter waiter)
+    {
+        try
+        {
+            return WaitedSoFar(waiter);
+        }
+        catch (Exception failure) when (failure is not (OutOfMemoryException or StackOverflowException))
+        {
+            return TimeSpan.Zero;
+        }
     }
 
     /// <summary>Throws if the limiter was disposed; read without the lock, for callers that must fail before taking it.</summary>
@@ -609,8 +648,9 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>
-    /// Takes a waiter whose caller gave up during set-up out of the queue. If its outcome was decided first, the decider
-    /// left it to this caller (the wait was never marked ready): a grant goes back here.
+    /// Takes a waiter whose caller gave up during set-up out of the queue. If its outcome was decided first, a grant goes
+    /// back: by the decider if it has not handed the outcome over yet (so its "slot taken" is counted before this
+    /// "slot given back"), or here if it has.
     /// </summary>
     private void Abandon(Waiter waiter)
     {
@@ -623,9 +663,9 @@ internal sealed class LimiterState : IDisposable
             }
         }
 
-        if (waiter.Failure is null && !waiter.Canceled)
+        if (!waiter.TryMarkAbandoned())
         {
-            waiter.ReturnUnwantedGrant();
+            waiter.ReturnUnwantedOutcome();
         }
     }
 
@@ -908,6 +948,17 @@ internal sealed class LimiterState : IDisposable
                     continue;
                 }
 
+                // Its caller cancelled and the callback has not run yet: the cancel wins here and now, rather than a grant
+                // that would have to be given back after the lock.
+                if (waiter.CancellationToken.IsCancellationRequested)
+                {
+                    DequeueUnsynchronized(waiter);
+                    waiter.Canceled = true;
+                    work.Complete(waiter);
+                    waiter = next;
+                    continue;
+                }
+
                 var run = FindRunToJoinUnsynchronized(gate.AgentId, waiter.SessionId, waiter.RunId, out var conflict);
                 if (conflict is not null)
                 {
@@ -955,10 +1006,10 @@ internal sealed class LimiterState : IDisposable
     private bool NoGrantPossibleUnsynchronized() =>
         _waitersWithRunId == 0 && (_waitersAtOpenGates == 0 || _activeRuns >= _settings.MaxParallelRuns);
 
-    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options)
+    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options, CancellationToken cancellationToken)
     {
         // One clock read: the wall-clock enqueue time a status shows is worked out from this timestamp when it is read.
-        var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp());
+        var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp()) { CancellationToken = cancellationToken };
         var placedAhead = _waiters.Insert(waiter);
         var before = gate.OpenWaiters;
         gate.Queued++;

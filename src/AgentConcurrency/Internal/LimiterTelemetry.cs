@@ -126,6 +126,10 @@ internal sealed class LimiterTelemetry : IDisposable
     {
         var counted = false;
         Activity? activity = null;
+
+        // The wait is a child of the caller's activity but never becomes current: the caller's code goes on while it
+        // waits, and the wait ends on whichever thread decides it.
+        var callers = Activity.Current;
         try
         {
             if (_queuedRequests.Enabled)
@@ -135,22 +139,17 @@ internal sealed class LimiterTelemetry : IDisposable
             }
 
             LimiterLog.RequestQueued(Logger, agentId, position);
-
-            // The wait is a child of the caller's activity but never becomes current: the caller's code goes on while it
-            // waits, and the wait ends on whichever thread decides it.
-            var callers = Activity.Current;
             activity = Source.StartActivity(WaitActivityName, ActivityKind.Internal);
-            if (activity is not null)
-            {
-                // Only when one started: setting Current costs an execution-context copy even when nothing changes.
-                Activity.Current = callers;
-                activity.SetTag(AgentTag, agentId);
-                activity.SetTag(PositionTag, position);
-            }
+            activity?.SetTag(AgentTag, agentId);
+            activity?.SetTag(PositionTag, position);
         }
         catch (Exception failure) when (IsObserverFailure(failure))
         {
             // See IsObserverFailure.
+        }
+        finally
+        {
+            RestoreCurrent(callers);
         }
 
         return new QueuedWait(activity, counted);
@@ -257,6 +256,19 @@ internal sealed class LimiterTelemetry : IDisposable
         _ => throw new UnreachableException(),
     };
 
+    /// <summary>
+    /// Puts <paramref name="current"/> back as the current activity, if starting or stopping the wait changed it. Setting
+    /// Current costs an execution-context copy, so it is only done when needed; and an activity that was stopped meanwhile
+    /// cannot be made current again, so then none is, rather than the wait's.
+    /// </summary>
+    private static void RestoreCurrent(Activity? current)
+    {
+        if (Activity.Current != current)
+        {
+            Activity.Current = current is { IsStopped: false } ? current : null;
+        }
+    }
+
     private static void StopQuietly(Activity? activity)
     {
         try
@@ -266,7 +278,7 @@ internal sealed class LimiterTelemetry : IDisposable
                 // Stopping may make the activity's parent current; on the thread that decided the wait, that is not ours to change.
                 var current = Activity.Current;
                 activity.Stop();
-                Activity.Current = current;
+                RestoreCurrent(current);
             }
         }
         catch (Exception failure) when (IsObserverFailure(failure))

@@ -8,10 +8,12 @@ namespace AgentConcurrency.Internal;
 internal sealed class Waiter : TaskCompletionSource<AgentSlot>
 {
     // Who finishes the wait: the caller while it sets up the hooks (SettingUp), its decider once it is Ready; a decision
-    // made during set-up (Decided) is finished by the caller.
+    // made during set-up (Decided) is finished by the caller. A caller that gives up during set-up (Abandoned) leaves an
+    // outcome decided but not yet handed over to its decider to give back.
     private const int SettingUp = 0;
     private const int Ready = 1;
     private const int Decided = 2;
+    private const int Abandoned = 3;
 
     private int _state;
 
@@ -43,8 +45,6 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
     public Action<QueuedRequest>? OnQueued { get; }
 
     public long EnqueuedTimestamp { get; }
-
-
 
     /// <summary>The 1-based place in its agent's queue when it was enqueued.</summary>
     public int InitialPosition { get; set; }
@@ -99,12 +99,29 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
     /// </summary>
     public void Complete()
     {
-        if (Interlocked.CompareExchange(ref _state, Decided, SettingUp) != SettingUp)
+        switch (Interlocked.CompareExchange(ref _state, Decided, SettingUp))
         {
-            Owner.FinishWait(this);
+            case Ready:
+                Owner.FinishWait(this);
+                break;
+            case Abandoned:
+                ReturnUnwantedOutcome();
+                break;
         }
     }
 
     /// <summary>Marks the wait's set-up done; false if the outcome was decided meanwhile, and the caller must finish it.</summary>
     public bool TryMarkReady() => Interlocked.CompareExchange(ref _state, Ready, SettingUp) == SettingUp;
+
+    /// <summary>Marks that the caller gave up during set-up; false if the outcome was already handed over, and the caller must give it back.</summary>
+    public bool TryMarkAbandoned() => Interlocked.CompareExchange(ref _state, Abandoned, SettingUp) == SettingUp;
+
+    /// <summary>Gives back what was decided for a caller that will not take it: a grant goes back; a failure needs nothing.</summary>
+    public void ReturnUnwantedOutcome()
+    {
+        if (Failure is null && !Canceled)
+        {
+            ReturnUnwantedGrant();
+        }
+    }
 }
