@@ -112,22 +112,13 @@ public class CancellationTests
 
         // The racer's run start is recorded after the lock that granted it and before its caller's task is completed:
         // cancelling there forces the cancel into the gap between the decision and the hand-over.
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, meterListener) =>
-        {
-            if (instrument.Meter.Scope == meterFactory && instrument.Name == "agent_concurrency.active_slots")
-            {
-                meterListener.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, change, _, _) =>
+        using var listener = TestSupport.OnActiveSlotsChange(meterFactory, change =>
         {
             if (change == 1)
             {
                 cts.Cancel();
             }
         });
-        listener.Start();
 
         holder.Dispose();
 

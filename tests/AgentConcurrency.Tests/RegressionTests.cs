@@ -152,16 +152,7 @@ public class RegressionTests
         firstCallbackRunning.Wait(TestSupport.Bound).Should().BeTrue();
 
         var runsStarted = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, meterListener) =>
-        {
-            if (instrument.Meter.Scope == meterFactory && instrument.Name == "agent_concurrency.active_slots")
-            {
-                meterListener.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, change, _, _) => Interlocked.Add(ref runsStarted, change > 0 ? 1 : 0));
-        listener.Start();
+        using var listener = TestSupport.OnActiveSlotsChange(meterFactory, change => Interlocked.Add(ref runsStarted, change > 0 ? 1 : 0));
 
         holder.Dispose();
 

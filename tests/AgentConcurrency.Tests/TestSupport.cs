@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AgentConcurrency.Tests;
@@ -27,6 +28,28 @@ internal static class TestSupport
         var task = pending.AsTask();
         task.IsCompleted.Should().BeFalse("the request should still be waiting");
         return task;
+    }
+
+    /// <summary>
+    /// Calls <paramref name="onChange"/> with each change of <c>agent_concurrency.active_slots</c> recorded by the meters of
+    /// <paramref name="meterFactory"/>, on the recording thread: the limiter records a run's start after the lock that
+    /// granted it and before the waiter is handed its slot, so a test can act in that gap.
+    /// </summary>
+    public static MeterListener OnActiveSlotsChange(IMeterFactory meterFactory, Action<long> onChange)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, meterListener) =>
+            {
+                if (instrument.Meter.Scope == meterFactory && instrument.Name == "agent_concurrency.active_slots")
+                {
+                    meterListener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, change, _, _) => onChange(change));
+        listener.Start();
+        return listener;
     }
 
     public static AgentStatus Agent(this ConcurrencyStatus status, string agentId) =>
