@@ -1,9 +1,19 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit.Abstractions;
+
 namespace AgentConcurrency.Tests;
 
-public class StressTests
+/// <summary>
+/// The limiter for real: many tasks on the thread pool, real time, random cancellation and timeouts. CI runs a bounded
+/// amount; <c>AGENT_CONCURRENCY_STRESS_OPERATIONS=1000000</c> runs the first test long, and it prints what it did (see
+/// the README for the command that shows test output).
+/// </summary>
+public class StressTests(ITestOutputHelper output)
 {
+    private const string OperationsVariable = "AGENT_CONCURRENCY_STRESS_OPERATIONS";
     private const int Workers = 32;
-    private const int IterationsPerWorker = 250;
+    private const int DefaultOperations = 8_000;
     private const int MaxRuns = 6;
     private const int MaxSessions = 3;
     private const int PerSource = 3;
@@ -13,20 +23,32 @@ public class StressTests
     [Fact]
     public async Task ManyTasks_WithRandomCancellationAndTimeouts_NeverExceedALimitAndGiveEveryPermitBack()
     {
+        var operations = int.TryParse(Environment.GetEnvironmentVariable(OperationsVariable), CultureInfo.InvariantCulture, out var asked) && asked > 0
+            ? asked
+            : DefaultOperations;
+        var perWorker = Math.Max(1, operations / Workers);
+
+        // Every task must finish within the bound (no lost waiter, no deadlock): a minute, and a minute per 100,000 more.
+        var bound = TimeSpan.FromMinutes(1 + (operations / 100_000));
+
         // Real time and the real thread pool: the interleavings are the point here, and every wait is still bounded.
         using var limiter = new AgentConcurrencyLimiter(
             new AgentConcurrencyOptions { MaxParallelRuns = MaxRuns, MaxParallelSessions = MaxSessions, MaxConcurrencyPerSource = PerSource },
             TimeProvider.System);
         var tracker = new Tracker();
+        var clock = Stopwatch.StartNew();
 
-        var workers = Enumerable.Range(0, Workers).Select(seed => Task.Run(() => WorkAsync(limiter, tracker, new Random(seed)))).ToArray();
-        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60));
+        var workers = Enumerable.Range(0, Workers).Select(seed => Task.Run(() => WorkAsync(limiter, tracker, new Random(seed), perWorker))).ToArray();
+        await Task.WhenAll(workers).WaitAsync(bound);
 
-        tracker.Violations.Should().BeEmpty();
-        tracker.Grants.Should().BeGreaterThan(Workers * IterationsPerWorker / 4, "most requests should eventually be served");
         var status = limiter.GetStatus();
-        status.Should().Match<ConcurrencyStatus>(s => s.ActiveRuns == 0 && s.ActiveSessions == 0 && s.QueuedRequests == 0);
-        status.Agents.Should().OnlyContain(a => a.Active == 0 && a.Queued == 0);
+        var leaked = status.ActiveRuns + status.ActiveSessions + status.QueuedRequests + status.Agents.Sum(a => a.Active + a.Queued);
+        output.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{tracker.Attempts:N0} operations ({tracker.Grants:N0} granted) by {Workers} tasks in {clock.Elapsed.TotalSeconds:F1} s: {tracker.ViolationCount} violations, {leaked} permits leaked."));
+        tracker.Violations.Should().BeEmpty();
+        tracker.Grants.Should().BeGreaterThan(Workers * perWorker / 4, "most requests should eventually be served");
+        leaked.Should().Be(0, "every run, session and queue place is given back");
     }
 
     [Fact]
@@ -170,10 +192,11 @@ public class StressTests
         }
     }
 
-    private static async Task WorkAsync(AgentConcurrencyLimiter limiter, Tracker tracker, Random random)
+    private static async Task WorkAsync(AgentConcurrencyLimiter limiter, Tracker tracker, Random random, int iterations)
     {
-        for (var i = 0; i < IterationsPerWorker; i++)
+        for (var i = 0; i < iterations; i++)
         {
+            tracker.Attempted();
             var agent = Agents[random.Next(Agents.Length)];
             var session = random.Next(3) == 0 ? null : "s" + random.Next(5);
             var source = "x" + random.Next(4);
@@ -248,9 +271,17 @@ public class StressTests
         private readonly Dictionary<string, int> _sources = [];
         private int _runs;
 
+        private int _attempts;
+
         public List<string> Violations { get; } = [];
 
+        public int ViolationCount { get; private set; }
+
         public int Grants { get; private set; }
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public void Attempted() => Interlocked.Increment(ref _attempts);
 
         public void Enter(AgentDef agent, string? session, string source)
         {
@@ -294,7 +325,13 @@ public class StressTests
 
         private void Check(bool holds, string limit)
         {
-            if (!holds && Violations.Count < 20)
+            if (holds)
+            {
+                return;
+            }
+
+            ViolationCount++;
+            if (Violations.Count < 20)
             {
                 Violations.Add($"over the limit of {limit} at grant {Grants}");
             }
