@@ -9,8 +9,8 @@ namespace AgentConcurrency.Tests;
 /// outcome is, who holds what and who waits in what order. CsCheck shrinks a failing sequence to a minimal one.
 /// </summary>
 /// <remarks>
-/// The model covers agents, sessions, sources, priorities, timeouts, cancellation, releases (twice included), limit
-/// changes and session releases. Run ids (joins, conflicts) are left to the deterministic tests.
+/// The model covers agents, sessions, run ids (starting, joining, conflicting), sources, priorities, timeouts,
+/// cancellation, releases (twice included), limit changes and session releases.
 /// </remarks>
 public class ModelBasedTests
 {
@@ -22,9 +22,9 @@ public class ModelBasedTests
     private static readonly Gen<int?> SmallOrNone = Gen.Int[0, 3].Select(static i => i == 3 ? (int?)null : i);
 
     private static readonly Gen<Op> AnyOp = Gen.Frequency(
-        (5, Gen.Select(Gen.Int[0, 2], SmallOrNone, SmallOrNone, Gen.Int[0, 2], Gen.Int[0, 4], static (agent, session, source, priority, timeout) =>
-            (Op)new Acquire(agent, session, source, priority, timeout == 4 ? null : timeout))),
-        (2, Gen.Select(Gen.Int[0, 2], SmallOrNone, SmallOrNone, static (agent, session, source) => (Op)new TryAcquire(agent, session, source))),
+        (5, Gen.Select(Gen.Int[0, 2], SmallOrNone, SmallOrNone, SmallOrNone, Gen.Int[0, 2], Gen.Int[0, 4], static (agent, session, run, source, priority, timeout) =>
+            (Op)new Acquire(agent, session, run, source, priority, timeout == 4 ? null : timeout))),
+        (2, Gen.Select(Gen.Int[0, 2], SmallOrNone, SmallOrNone, SmallOrNone, static (agent, session, run, source) => (Op)new TryAcquire(agent, session, run, source))),
         (5, Gen.Int[0, 20].Select(static slot => (Op)new Release(slot))),
         (2, Gen.Int[0, 20].Select(static request => (Op)new Cancel(request))),
         (2, Gen.Int[1, 3].Select(static seconds => (Op)new Advance(seconds))),
@@ -50,14 +50,28 @@ public class ModelBasedTests
             switch (operation)
             {
                 case Acquire acquire:
+                    var options = ToOptions(acquire.Session, acquire.Run, acquire.Source, acquire.Priority, acquire.TimeoutSeconds);
+                    if (model.Conflicts(acquire.Agent, acquire.Session, acquire.Run))
+                    {
+                        limiter.Invoking(l => l.AcquireAsync(Agent(acquire.Agent), options)).Should().Throw<ArgumentException>(context).WithParameterName("options");
+                        break;
+                    }
+
                     var cancellation = new CancellationTokenSource();
-                    var pending = limiter.AcquireAsync(Agent(acquire.Agent), ToOptions(acquire.Session, acquire.Source, acquire.Priority, acquire.TimeoutSeconds), cancellation.Token).AsTask();
-                    var expected = model.Acquire(acquire.Agent, acquire.Session, acquire.Source, acquire.Priority, acquire.TimeoutSeconds);
+                    var pending = limiter.AcquireAsync(Agent(acquire.Agent), options, cancellation.Token).AsTask();
+                    var expected = model.Acquire(acquire.Agent, acquire.Session, acquire.Run, acquire.Source, acquire.Priority, acquire.TimeoutSeconds);
                     requests.Add(new Request(pending, cancellation, expected));
                     break;
                 case TryAcquire tryAcquire:
-                    var acquired = limiter.TryAcquire(Agent(tryAcquire.Agent), ToOptions(tryAcquire.Session, tryAcquire.Source, 0, null), out var slot);
-                    var run = model.TryAcquire(tryAcquire.Agent, tryAcquire.Session, tryAcquire.Source);
+                    var tryOptions = ToOptions(tryAcquire.Session, tryAcquire.Run, tryAcquire.Source, 0, null);
+                    if (model.Conflicts(tryAcquire.Agent, tryAcquire.Session, tryAcquire.Run))
+                    {
+                        limiter.Invoking(l => l.TryAcquire(Agent(tryAcquire.Agent), tryOptions, out _)).Should().Throw<ArgumentException>(context).WithParameterName("options");
+                        break;
+                    }
+
+                    var acquired = limiter.TryAcquire(Agent(tryAcquire.Agent), tryOptions, out var slot);
+                    var run = model.TryAcquire(tryAcquire.Agent, tryAcquire.Session, tryAcquire.Run, tryAcquire.Source);
                     acquired.Should().Be(run is not null, context);
                     if (run is not null)
                     {
@@ -124,6 +138,10 @@ public class ModelBasedTests
                 case Outcome.Canceled:
                     task.IsCanceled.Should().BeTrue($"{context}: request {request.Expected.Number} should be cancelled, is {task.Status}");
                     break;
+                case Outcome.Conflict:
+                    task.IsFaulted.Should().BeTrue($"{context}: request {request.Expected.Number} should have failed, is {task.Status}");
+                    task.Exception!.InnerException.Should().BeOfType<ArgumentException>(context);
+                    break;
                 default:
                     task.IsFaulted.Should().BeTrue($"{context}: request {request.Expected.Number} should have failed, is {task.Status}");
                     task.Exception!.InnerException.Should().BeOfType<ConcurrencyLimitExceededException>()
@@ -150,8 +168,8 @@ public class ModelBasedTests
 
             shown.Active.Should().Be(model.Active[agent], $"{context}: agent {agent} active");
             shown.Limit.Should().Be(model.Limit(agent), $"{context}: agent {agent} limit");
-            shown.QueuedRequests.Select(static q => (q.SessionId, q.Source, q.Priority)).Should().Equal(
-                model.Queue.Where(r => r.Agent == agent).Select(static r => (SessionId(r.Session), SourceId(r.Source), r.Priority)),
+            shown.QueuedRequests.Select(static q => (q.SessionId, q.RunId, q.Source, q.Priority)).Should().Equal(
+                model.Queue.Where(r => r.Agent == agent).Select(static r => (SessionId(r.Session), RunId(r.RunId), SourceId(r.Source), r.Priority)),
                 $"{context}: agent {agent}'s queue in serving order");
         }
     }
@@ -162,9 +180,12 @@ public class ModelBasedTests
 
     private static string? SourceId(int? source) => source is { } s ? $"source-{s}" : null;
 
-    private static AcquireOptions ToOptions(int? session, int? source, int priority, int? timeoutSeconds) => new()
+    private static string? RunId(int? run) => run is { } r ? $"run-{r}" : null;
+
+    private static AcquireOptions ToOptions(int? session, int? run, int? source, int priority, int? timeoutSeconds) => new()
     {
         SessionId = SessionId(session),
+        RunId = RunId(run),
         Source = SourceId(source),
         Priority = priority,
         QueueTimeout = timeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
@@ -192,9 +213,9 @@ public class ModelBasedTests
 
     public abstract record Op;
 
-    public sealed record Acquire(int Agent, int? Session, int? Source, int Priority, int? TimeoutSeconds) : Op;
+    public sealed record Acquire(int Agent, int? Session, int? Run, int? Source, int Priority, int? TimeoutSeconds) : Op;
 
-    public sealed record TryAcquire(int Agent, int? Session, int? Source) : Op;
+    public sealed record TryAcquire(int Agent, int? Session, int? Run, int? Source) : Op;
 
     /// <summary>Disposes one of the slots handed out so far, held or not: releasing twice is part of the game.</summary>
     public sealed record Release(int Slot) : Op;
@@ -216,6 +237,7 @@ public class ModelBasedTests
         TimedOut,
         SessionReleased,
         RefusedAtOnce,
+        Conflict,
     }
 
     private sealed class Request(Task<AgentSlot> task, CancellationTokenSource cancellation, Model.Waiter expected)
@@ -251,13 +273,22 @@ public class ModelBasedTests
 
         public int Limit(int agent) => Overrides[agent] ?? DeclaredLimits[agent];
 
-        public Waiter Acquire(int agent, int? session, int? source, int priority, int? timeoutSeconds)
+        /// <summary>Whether the run id is active in a way this request cannot join: another agent or another session.</summary>
+        public bool Conflicts(int agent, int? session, int? runId) =>
+            ActiveRun(runId) is { } run && (run.Agent != agent || (session is not null && run.Session != session));
+
+        public Waiter Acquire(int agent, int? session, int? runId, int? source, int priority, int? timeoutSeconds)
         {
             Seen[agent] = true;
-            var waiter = new Waiter(++_arrivals, agent, session, source, priority, timeoutSeconds is { } t ? _now + t : null);
-            if (Fits(agent, session, source))
+            var waiter = new Waiter(++_arrivals, agent, session, runId, source, priority, timeoutSeconds is { } t ? _now + t : null);
+            if (ActiveRun(runId) is { } joined)
             {
-                waiter.Grant(Start(agent, session, source));
+                waiter.Grant(joined);
+            }
+            else if (Fits(agent, session, source))
+            {
+                waiter.Grant(Start(agent, session, runId, source));
+                Scan();
             }
             else if (timeoutSeconds == 0)
             {
@@ -273,10 +304,22 @@ public class ModelBasedTests
             return waiter;
         }
 
-        public Run? TryAcquire(int agent, int? session, int? source)
+        public Run? TryAcquire(int agent, int? session, int? runId, int? source)
         {
             Seen[agent] = true;
-            return Fits(agent, session, source) ? Start(agent, session, source) : null;
+            if (ActiveRun(runId) is { } joined)
+            {
+                return joined;
+            }
+
+            if (!Fits(agent, session, source))
+            {
+                return null;
+            }
+
+            var run = Start(agent, session, runId, source);
+            Scan();
+            return run;
         }
 
         public void Release(Run run)
@@ -320,17 +363,37 @@ public class ModelBasedTests
             Scan();
         }
 
-        /// <summary>Grants, in serving order, every waiter whose needs all fit; a grant only takes capacity, so one pass does.</summary>
+        /// <summary>
+        /// Grants, in serving order, every waiter that can join its run or whose needs all fit; fails a waiter whose run id
+        /// is active where it cannot join. Passes again while a pass started a run with an id an earlier waiter asked for.
+        /// </summary>
         public void Scan()
         {
-            foreach (var waiter in Queue.ToList())
+            bool changed;
+            do
             {
-                if (Fits(waiter.Agent, waiter.Session, waiter.Source))
+                changed = false;
+                foreach (var waiter in Queue.ToList())
                 {
-                    Queue.Remove(waiter);
-                    waiter.Grant(Start(waiter.Agent, waiter.Session, waiter.Source));
+                    if (Conflicts(waiter.Agent, waiter.Session, waiter.RunId))
+                    {
+                        Queue.Remove(waiter);
+                        waiter.Outcome = Outcome.Conflict;
+                    }
+                    else if (ActiveRun(waiter.RunId) is { } joined)
+                    {
+                        Queue.Remove(waiter);
+                        waiter.Grant(joined);
+                    }
+                    else if (Fits(waiter.Agent, waiter.Session, waiter.Source))
+                    {
+                        Queue.Remove(waiter);
+                        waiter.Grant(Start(waiter.Agent, waiter.Session, waiter.RunId, waiter.Source));
+                        changed |= waiter.RunId is not null;
+                    }
                 }
             }
+            while (changed);
         }
 
         private readonly List<Run> _runs = [];
@@ -341,7 +404,9 @@ public class ModelBasedTests
             && (session is not { } id || SessionRuns.ContainsKey(id) || SessionRuns.Count < MaxSessions)
             && Runs < MaxRuns;
 
-        private Run Start(int agent, int? session, int? source)
+        private Run? ActiveRun(int? runId) => runId is null ? null : _runs.Find(r => r.Id == runId);
+
+        private Run Start(int agent, int? session, int? runId, int? source)
         {
             Active[agent]++;
             Runs++;
@@ -355,7 +420,7 @@ public class ModelBasedTests
                 SessionRuns[id] = SessionRuns.GetValueOrDefault(id) + 1;
             }
 
-            var run = new Run(agent, session, source);
+            var run = new Run(agent, session, runId, source);
             _runs.Add(run);
             return run;
         }
@@ -382,24 +447,28 @@ public class ModelBasedTests
             }
         }
 
-        public sealed class Run(int agent, int? session, int? source)
+        public sealed class Run(int agent, int? session, int? id, int? source)
         {
             public int Agent { get; } = agent;
 
             public int? Session { get; } = session;
+
+            public int? Id { get; } = id;
 
             public int? Source { get; } = source;
 
             public bool Active { get; set; } = true;
         }
 
-        public sealed class Waiter(int number, int agent, int? session, int? source, int priority, int? deadline)
+        public sealed class Waiter(int number, int agent, int? session, int? runId, int? source, int priority, int? deadline)
         {
             public int Number { get; } = number;
 
             public int Agent { get; } = agent;
 
             public int? Session { get; } = session;
+
+            public int? RunId { get; } = runId;
 
             public int? Source { get; } = source;
 
