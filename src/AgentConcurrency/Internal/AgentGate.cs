@@ -29,9 +29,6 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     /// <summary>A retired run record kept for this gate's next run: most gates run one at a time, and reuse costs one write.</summary>
     public RunRecord? SpareRun { get; set; }
 
-    /// <summary>This gate's index among the gates a status reader is copying; meaningful only inside that reader's lock section.</summary>
-    public int StatusIndex { get; set; }
-
     /// <summary>A gate the host registered up front: always listed, never dropped while idle.</summary>
     public bool Pinned { get; set; }
 

@@ -34,6 +34,7 @@ internal sealed class LimiterState : IDisposable
     private readonly Dictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _sourceCounts = new(StringComparer.Ordinal);
     private readonly WaiterQueue _waiters = new();
+    private readonly WaiterSlots _waiterSlots = new();
     private readonly IdleGateList _idleGates = new();
     private LimiterSettings _settings;
     private AgentGate? _touchedGates;
@@ -46,6 +47,7 @@ internal sealed class LimiterState : IDisposable
     // Waiters whose gate has room: only they (and waiters with a run id, which may join a run) can be granted by a scan.
     private int _waitersAtOpenGates;
     private long _sweepTick;
+    private long _enqueued;
     private long _sweepTicksToDrop;
     private bool _disposed;
 
@@ -318,50 +320,41 @@ internal sealed class LimiterState : IDisposable
 
     public ConcurrencyStatus GetStatus()
     {
-        Waiter[] waiters;
-        int[] gateOfWaiter;
+        Waiter?[] waiters;
         GateReading[] gates;
-        int waiterCount, gateCount;
+        int waiterCount, usedSlots, gateCount;
         ClockReading clock;
         GlobalReading counts;
         lock (_sync)
         {
-            // Copy references and numbers only: a reader holds the lock for one pass over the gates and one over the
-            // queue, and builds the snapshot's objects after it.
+            // Copy references and numbers only: the waiters in one array copy, the gates in one pass. The snapshot's
+            // order and objects are built after the lock, so a reader holds up acquires and releases for little more
+            // than a memory copy.
             gateCount = _gates.Count;
             gates = ArrayPool<GateReading>.Shared.Rent(gateCount);
             var index = 0;
             foreach (var gate in _gates.Values)
             {
-                gate.StatusIndex = index;
                 gates[index++] = new GateReading(gate, gate.Limit, gate.Active, gate.Queued);
             }
 
             waiterCount = _waiters.Count;
-            waiters = ArrayPool<Waiter>.Shared.Rent(waiterCount);
-            gateOfWaiter = ArrayPool<int>.Shared.Rent(waiterCount);
-            index = 0;
-            for (var waiter = _waiters.First; waiter is not null; waiter = waiter.Next)
-            {
-                gateOfWaiter[index] = waiter.Gate.StatusIndex;
-                waiters[index++] = waiter;
-            }
-
+            usedSlots = _waiterSlots.Used;
+            waiters = ArrayPool<Waiter?>.Shared.Rent(usedSlots);
+            _waiterSlots.CopyTo(waiters);
             clock = ClockReading.Now(_timeProvider);
             counts = new GlobalReading(_sessions.Count, _activeRuns, _settings.MaxParallelSessions, _settings.MaxParallelRuns);
         }
 
         try
         {
-            return StatusBuilder.Build(
-                gates.AsSpan(0, gateCount), waiters.AsSpan(0, waiterCount), gateOfWaiter.AsSpan(0, waiterCount), clock, counts);
+            return StatusBuilder.Build(gates.AsSpan(0, gateCount), waiters.AsSpan(0, usedSlots), waiterCount, clock, counts);
         }
         finally
         {
             // Cleared, so the pool does not keep waiters and gates alive.
-            ArrayPool<Waiter>.Shared.Return(waiters, clearArray: true);
+            ArrayPool<Waiter?>.Shared.Return(waiters, clearArray: true);
             ArrayPool<GateReading>.Shared.Return(gates, clearArray: true);
-            ArrayPool<int>.Shared.Return(gateOfWaiter);
         }
     }
 
@@ -1010,7 +1003,9 @@ internal sealed class LimiterState : IDisposable
     {
         // One clock read: the wall-clock enqueue time a status shows is worked out from this timestamp when it is read.
         var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp()) { CancellationToken = cancellationToken };
+        waiter.Sequence = ++_enqueued;
         var placedAhead = _waiters.Insert(waiter);
+        _waiterSlots.Add(waiter);
         var before = gate.OpenWaiters;
         gate.Queued++;
         _waitersAtOpenGates += gate.OpenWaiters - before;
@@ -1027,6 +1022,7 @@ internal sealed class LimiterState : IDisposable
     private void DequeueUnsynchronized(Waiter waiter)
     {
         _waiters.Remove(waiter);
+        _waiterSlots.Remove(waiter);
         var before = waiter.Gate.OpenWaiters;
         waiter.Gate.Queued--;
         _waitersAtOpenGates += waiter.Gate.OpenWaiters - before;

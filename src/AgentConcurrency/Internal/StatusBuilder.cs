@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace AgentConcurrency.Internal;
 
 /// <summary>
@@ -8,27 +10,43 @@ internal static class StatusBuilder
 {
     /// <summary>Builds the snapshot.</summary>
     /// <param name="gates">Every gate, as read.</param>
-    /// <param name="waiters">Every waiter in serving order; only their immutable fields are read.</param>
-    /// <param name="gateOfWaiter">For each waiter, the index of its gate in <paramref name="gates"/>.</param>
+    /// <param name="waiterSlots">Every waiter, in no order and with gaps; only their immutable fields are read.</param>
+    /// <param name="waiterCount">How many waiters there are.</param>
     /// <param name="clock">The clocks as read with the rest, to date the requests.</param>
     /// <param name="counts">The global counts and limits.</param>
     public static ConcurrencyStatus Build(
-        ReadOnlySpan<GateReading> gates, ReadOnlySpan<Waiter> waiters, ReadOnlySpan<int> gateOfWaiter, in ClockReading clock, in GlobalReading counts)
+        ReadOnlySpan<GateReading> gates, ReadOnlySpan<Waiter?> waiterSlots, int waiterCount, in ClockReading clock, in GlobalReading counts)
     {
-        // One array for every queue, each agent's waiters together and in serving order: where each agent's range starts
-        // follows from the queue lengths read under the lock.
-        var grouped = waiters.Length == 0 ? [] : new Waiter[waiters.Length];
-        Span<int> next = gates.Length <= 256 ? stackalloc int[gates.Length] : new int[gates.Length];
+        // Serving order: priority, then arrival. Then each agent's waiters together, still in that order, in one array:
+        // where each agent's range starts follows from the queue lengths read under the lock.
+        var ordered = new Waiter[waiterCount];
+        var found = 0;
+        foreach (var waiter in waiterSlots)
+        {
+            if (waiter is not null)
+            {
+                ordered[found++] = waiter;
+            }
+        }
+
+        Debug.Assert(found == waiterCount, "The waiter places hold every waiter once.");
+        Array.Sort(ordered, static (left, right) =>
+            left.Priority != right.Priority ? right.Priority.CompareTo(left.Priority) : left.Sequence.CompareTo(right.Sequence));
+
+        var gateIndex = new Dictionary<AgentGate, int>(gates.Length);
+        var next = new int[gates.Length];
         var start = 0;
         for (var index = 0; index < gates.Length; index++)
         {
+            gateIndex[gates[index].Gate] = index;
             next[index] = start;
             start += gates[index].Queued;
         }
 
-        for (var index = 0; index < waiters.Length; index++)
+        var grouped = waiterCount == 0 ? [] : new Waiter[waiterCount];
+        foreach (var waiter in ordered)
         {
-            grouped[next[gateOfWaiter[index]]++] = waiters[index];
+            grouped[next[gateIndex[waiter.Gate]]++] = waiter;
         }
 
         var agents = new AgentStatus[gates.Length];
@@ -43,6 +61,6 @@ internal static class StatusBuilder
 
         Array.Sort(agents, static (left, right) => string.CompareOrdinal(left.AgentId, right.AgentId));
         return new ConcurrencyStatus(
-            counts.ActiveSessions, counts.ActiveRuns, counts.MaxParallelSessions, counts.MaxParallelRuns, waiters.Length, agents.AsReadOnly());
+            counts.ActiveSessions, counts.ActiveRuns, counts.MaxParallelSessions, counts.MaxParallelRuns, waiterCount, agents.AsReadOnly());
     }
 }

@@ -46,6 +46,12 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
 
     public long EnqueuedTimestamp { get; }
 
+    /// <summary>Its arrival number in the limiter: with <see cref="Priority"/>, its place in the serving order. Set once, at enqueue.</summary>
+    public long Sequence { get; set; }
+
+    /// <summary>Its place in the state's <see cref="WaiterSlots"/> while queued.</summary>
+    public int SlotIndex { get; set; }
+
     /// <summary>The 1-based place in its agent's queue when it was enqueued.</summary>
     public int InitialPosition { get; set; }
 
