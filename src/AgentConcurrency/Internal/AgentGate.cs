@@ -37,6 +37,9 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     /// <summary>Its waiters that a scan must look at: all of them while it has room, none while it is full.</summary>
     public int OpenWaiters => Active < Limit ? Queued : 0;
 
+    /// <summary>What <see cref="OpenWaiters"/> was when the state last added it to its count of waiters at open gates.</summary>
+    public int CountedOpenWaiters { get; set; }
+
     // Links in the idle list, oldest idle first; IdleSinceTick is the sweep tick at which the gate went idle.
     public AgentGate? IdlePrevious { get; set; }
 

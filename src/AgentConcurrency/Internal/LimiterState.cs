@@ -513,7 +513,7 @@ internal sealed class LimiterState : IDisposable
         var agentId = waiter.Gate.AgentId;
         if (waiter.Failure is { } failure)
         {
-            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFarQuietly(waiter), failure);
+            _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), failure);
             waiter.TrySetException(failure);
             return;
         }
@@ -531,7 +531,7 @@ internal sealed class LimiterState : IDisposable
                     waiter.ReturnUnwantedGrant();
                 }
 
-                _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFarQuietly(waiter), RequestResult.Canceled, errorCode: null);
+                _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), RequestResult.Canceled, errorCode: null);
             }
             finally
             {
@@ -561,12 +561,12 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
-    /// <summary>How long a finished wait lasted, for telemetry only; zero if the host's clock fails, for the same reason.</summary>
-    private TimeSpan WaitedSoFarQuietly(Waiter waiter)
+    /// <summary>How long a wait has lasted, for telemetry only; zero if the host's clock fails, for the same reason.</summary>
+    private TimeSpan WaitedSoFar(Waiter waiter)
     {
         try
         {
-            return WaitedSoFar(waiter);
+            return _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp);
         }
         catch (Exception failure) when (failure is not (OutOfMemoryException or StackOverflowException))
         {
@@ -577,7 +577,6 @@ internal sealed class LimiterState : IDisposable
     /// <summary>Throws if the limiter was disposed; read without the lock, for callers that must fail before taking it.</summary>
     public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), typeof(AgentConcurrencyLimiter));
 
-    private TimeSpan WaitedSoFar(Waiter waiter) => _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp);
 
     private ITimer? StartQueueTimer(Waiter waiter, TimeSpan? timeout)
     {
@@ -765,10 +764,8 @@ internal sealed class LimiterState : IDisposable
     private bool SetLimitUnsynchronized(AgentGate gate, int limit, ref AfterLockWork work)
     {
         var grew = limit > gate.Limit;
-        var before = gate.OpenWaiters;
         gate.Limit = limit;
-        _waitersAtOpenGates += gate.OpenWaiters - before;
-        TouchUnsynchronized(gate);
+        GateChangedUnsynchronized(gate);
         return grew;
     }
 
@@ -1006,16 +1003,14 @@ internal sealed class LimiterState : IDisposable
         waiter.Sequence = ++_enqueued;
         var placedAhead = _waiters.Insert(waiter);
         _waiterSlots.Add(waiter);
-        var before = gate.OpenWaiters;
         gate.Queued++;
-        _waitersAtOpenGates += gate.OpenWaiters - before;
         waiter.InitialPosition = gate.Queued - placedAhead;
         if (waiter.RunId is not null)
         {
             _waitersWithRunId++;
         }
 
-        UpdateIdleUnsynchronized(gate);
+        GateChangedUnsynchronized(gate);
         return waiter;
     }
 
@@ -1023,15 +1018,13 @@ internal sealed class LimiterState : IDisposable
     {
         _waiters.Remove(waiter);
         _waiterSlots.Remove(waiter);
-        var before = waiter.Gate.OpenWaiters;
         waiter.Gate.Queued--;
-        _waitersAtOpenGates += waiter.Gate.OpenWaiters - before;
         if (waiter.RunId is not null)
         {
             _waitersWithRunId--;
         }
 
-        UpdateIdleUnsynchronized(waiter.Gate);
+        GateChangedUnsynchronized(waiter.Gate);
         Debug.Assert(waiter.Gate.Queued >= 0 && _waitersWithRunId >= 0, "Queue counts never go negative.");
     }
 
@@ -1050,9 +1043,7 @@ internal sealed class LimiterState : IDisposable
         run.Source = source;
         if (gate is not null)
         {
-            var before = gate.OpenWaiters;
             gate.Active++;
-            _waitersAtOpenGates += gate.OpenWaiters - before;
             // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
             run.Counted = _telemetry.CountsSlots;
             run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
@@ -1062,8 +1053,7 @@ internal sealed class LimiterState : IDisposable
                 work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, run.Counted ? 1 : 0, gate.Limit));
             }
 
-            TouchUnsynchronized(gate);
-            UpdateIdleUnsynchronized(gate);
+            GateChangedUnsynchronized(gate);
         }
 
         _activeRuns++;
@@ -1096,17 +1086,14 @@ internal sealed class LimiterState : IDisposable
         var gate = run.Gate;
         if (gate is not null)
         {
-            var before = gate.OpenWaiters;
             gate.Active--;
-            _waitersAtOpenGates += gate.OpenWaiters - before;
             if (run.Counted || run.StartedTimestamp != 0)
             {
                 gate.CountedActive -= run.Counted ? 1 : 0;
                 work.Publish(new GateEvent(GateEventKind.RunEnded, gate.AgentId, run.StartedTimestamp, run.Counted ? 1 : 0, gate.Limit));
             }
 
-            TouchUnsynchronized(gate);
-            UpdateIdleUnsynchronized(gate);
+            GateChangedUnsynchronized(gate);
             Debug.Assert(gate.Active >= 0, "A gate's active count never goes negative.");
         }
 
@@ -1167,6 +1154,20 @@ internal sealed class LimiterState : IDisposable
         run.NextFree = null;
         _freeRunCount--;
         return run;
+    }
+
+    /// <summary>
+    /// Brings everything kept about a gate in step after its active count, limit or queue changed: the count of waiters
+    /// at open gates, the limit transition to settle, and the idle list. Every such change ends here, so none of them
+    /// can be left out of one of these.
+    /// </summary>
+    private void GateChangedUnsynchronized(AgentGate gate)
+    {
+        var openWaiters = gate.OpenWaiters;
+        _waitersAtOpenGates += openWaiters - gate.CountedOpenWaiters;
+        gate.CountedOpenWaiters = openWaiters;
+        TouchUnsynchronized(gate);
+        UpdateIdleUnsynchronized(gate);
     }
 
     /// <summary>
