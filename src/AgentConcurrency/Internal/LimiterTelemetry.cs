@@ -191,6 +191,7 @@ internal sealed class LimiterTelemetry : IDisposable
             {
                 _requests.Add(1, agent, resultTag);
             }
+
             if (wait.Activity is { } activity)
             {
                 activity.SetTag(ResultTag, TagValue(result));
