@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Threading.RateLimiting;
 using AgentConcurrency.Internal;
 using Microsoft.Extensions.Logging;
 
@@ -78,7 +79,7 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
         AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
         ValidateRequest(options);
-        return _state.TryAcquire(agent.Id, agent.MaxConcurrency, options, out slot);
+        return _state.TryAcquire(agent.Id, agent.MaxConcurrency, options, out slot, out _);
     }
 
     /// <inheritdoc/>
@@ -112,6 +113,54 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
 
     /// <inheritdoc/>
     public ConcurrencyStatus GetStatus() => _state.GetStatus();
+
+    /// <summary>
+    /// Returns <paramref name="agent"/>'s gate as a <see cref="RateLimiter"/>, for code that takes one (ASP.NET Core's
+    /// rate limiting, Polly's <c>AddRateLimiter</c>, <c>HttpClient</c> handlers). A permit is one slot of the agent, taken
+    /// from the same gate, global limits and queue as <see cref="AcquireAsync(AgentDef, AcquireOptions, CancellationToken)"/>,
+    /// so both see one set of limits.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// It behaves as <see cref="ConcurrencyLimiter"/> with <see cref="QueueProcessingOrder.OldestFirst"/> does, within
+    /// this limiter's contract: <c>AttemptAcquire</c> never waits; <c>AcquireAsync</c> waits in the queue; zero permits
+    /// succeed while a slot is free, otherwise wait (async) or fail (sync); more than one permit throws. A full queue,
+    /// a queue timeout or any other refusal is a failed lease whose <see cref="MetadataName.ReasonPhrase"/> is
+    /// <c>"Queue limit reached"</c> for a full queue and the <see cref="ConcurrencyErrorCode"/> name otherwise; a
+    /// canceled wait throws <see cref="TaskCanceledException"/> carrying the caller's token.
+    /// </para>
+    /// <para>
+    /// Disposing the returned limiter fails the requests it has waiting with failed leases and makes its later calls throw
+    /// <see cref="ObjectDisposedException"/>; it does not dispose this limiter, and leases it gave stay valid.
+    /// </para>
+    /// </remarks>
+    /// <param name="agent">The agent whose slots the permits are.</param>
+    /// <param name="options">What every request makes of the agent (session, run id, source, priority, queue timeout); <see langword="null"/> for none.</param>
+    /// <returns>A new adapter; create one per agent and options, and keep it as long as it is used.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="agent"/> or its id is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="agent"/> or <paramref name="options"/> is invalid, as for <see cref="AcquireAsync(AgentDef, AcquireOptions, CancellationToken)"/>.</exception>
+    public RateLimiter AsRateLimiter(AgentDef agent, AcquireOptions? options = null)
+    {
+        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
+        options ??= AcquireOptions.Default;
+        ValidateRequest(options);
+        return new AgentRateLimiter(new AgentLeaseIssuer(_state, options), agent);
+    }
+
+    /// <summary>
+    /// Returns every agent's gate as one <see cref="PartitionedRateLimiter{TResource}"/> keyed by <see cref="AgentDef"/>:
+    /// one partition per agent id, served by this limiter's own gates, with the behaviour of
+    /// <see cref="AsRateLimiter(AgentDef, AcquireOptions?)"/> and no options. The resource's
+    /// <see cref="AgentDef.MaxConcurrency"/> is its declared limit, as for <see cref="AcquireAsync(AgentDef, CancellationToken)"/>.
+    /// </summary>
+    /// <remarks>
+    /// Disposing it fails the requests it has waiting with failed leases and does not dispose this limiter. Its statistics
+    /// count the leases it gave and refused per agent; an agent's counts start again once it has had no lease out for
+    /// <see cref="AgentConcurrencyOptions.IdleAgentTimeout"/>, as a runtime partition's do when it is dropped idle.
+    /// </remarks>
+    /// <returns>A new adapter; <see cref="PartitionedRateLimiter{TResource}.WithTranslatedKey"/> maps other resources (an HTTP request) to agents.</returns>
+    public PartitionedRateLimiter<AgentDef> AsPartitionedRateLimiter() =>
+        new AgentPartitionedRateLimiter(new AgentLeaseIssuer(_state, AcquireOptions.Default));
 
     /// <summary>
     /// Puts new limits in force in place, without dropping anything: a raised limit admits waiters at once, a lowered one

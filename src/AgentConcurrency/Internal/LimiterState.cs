@@ -68,6 +68,12 @@ internal sealed class LimiterState : IDisposable
         ScheduleIdleSweep(settings.IdleAgentTimeout);
     }
 
+    /// <summary>The clock everything here is timed by; the rate-limiter adapters time idleness by it too.</summary>
+    public TimeProvider TimeProvider => _timeProvider;
+
+    /// <summary>How long an agent stays known after its last use, as the limits in force now say.</summary>
+    public TimeSpan IdleAgentTimeout => Volatile.Read(ref _settings).IdleAgentTimeout;
+
     public ValueTask<AgentSlot> AcquireAsync(string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -126,11 +132,10 @@ internal sealed class LimiterState : IDisposable
         return new ValueTask<AgentSlot>(slot);
     }
 
-    public bool TryAcquire(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot)
+    public bool TryAcquire(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot, out ConcurrencyErrorCode blocker)
     {
         var work = default(AfterLockWork);
         bool granted;
-        ConcurrencyErrorCode blocker;
         try
         {
             lock (_sync)
@@ -161,6 +166,38 @@ internal sealed class LimiterState : IDisposable
         }
 
         return granted;
+    }
+
+    /// <summary>
+    /// The limit a request would run into if it asked now, without asking: null when it would be granted (a new run, or
+    /// a run it joins). Changes nothing, not even the gate's limit or its place among idle gates.
+    /// </summary>
+    public ConcurrencyErrorCode? FindBlocker(string agentId, int declaredLimit, AcquireOptions options)
+    {
+        lock (_sync)
+        {
+            ThrowIfDisposed();
+            if (options.RunId is not null && FindRunToJoinOrThrowUnsynchronized(agentId, options) is not null)
+            {
+                return null;
+            }
+
+            // The limit an acquire would put in force: the last caller's declared limit wins, as in PrepareGateUnsynchronized.
+            var limit = _settings.LimitFor(agentId, declaredLimit);
+            var active = _gates.TryGetValue(agentId, out var gate) ? gate.Active : 0;
+            return FindBlockerUnsynchronized(active, limit, options.SessionId, options.Source);
+        }
+    }
+
+    /// <summary>One agent's numbers as they stand; an agent without a gate has nothing active or queued.</summary>
+    public GateLoad ReadLoad(string agentId, int declaredLimit)
+    {
+        lock (_sync)
+        {
+            return _gates.TryGetValue(agentId, out var gate)
+                ? new GateLoad(gate.Limit, gate.Active, gate.Queued)
+                : new GateLoad(_settings.LimitFor(agentId, declaredLimit), Active: 0, Queued: 0);
+        }
     }
 
     public SlotResult TryAcquireSessionSlot(string sessionId)
@@ -815,7 +852,7 @@ internal sealed class LimiterState : IDisposable
         var run = options.RunId is null ? null : FindRunToJoinOrThrowUnsynchronized(gate.AgentId, options);
         if (run is null)
         {
-            if (FindBlockerUnsynchronized(gate, options.SessionId, options.Source) is { } found)
+            if (FindBlockerUnsynchronized(gate.Active, gate.Limit, options.SessionId, options.Source) is { } found)
             {
                 // The gate's limit may have changed in PrepareGateUnsynchronized.
                 SettleLimitTransitionsUnsynchronized(ref work);
@@ -893,9 +930,9 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>The first limit a new run would exceed, in the order rejections report them; null when all have room.</summary>
-    private ConcurrencyErrorCode? FindBlockerUnsynchronized(AgentGate gate, string? sessionId, string? source)
+    private ConcurrencyErrorCode? FindBlockerUnsynchronized(int active, int limit, string? sessionId, string? source)
     {
-        if (gate.Active >= gate.Limit)
+        if (active >= limit)
         {
             return ConcurrencyErrorCode.AgentLimitReached;
         }
@@ -954,7 +991,7 @@ internal sealed class LimiterState : IDisposable
                 {
                     FailUnsynchronized(waiter, new ArgumentException(conflict, "options"), ref work);
                 }
-                else if (run is not null || FindBlockerUnsynchronized(gate, waiter.SessionId, waiter.Source) is null)
+                else if (run is not null || FindBlockerUnsynchronized(gate.Active, gate.Limit, waiter.SessionId, waiter.Source) is null)
                 {
                     waiter.JoinedRun = run is not null;
                     if (run is null)
