@@ -3,6 +3,8 @@
 //   GET    /runs/{runId}       follow it
 //   DELETE /runs/{runId}       cancel it, queued or running
 //   GET    /queue              the limiter's status snapshot: who runs, who waits, in serving order
+//   POST   /agents/{id}/ask    answer inline, holding one of the agent's slots through ASP.NET Core's rate limiting:
+//                              200 when done, 429 with the reason when the agent's queue is full or the wait times out
 // It listens on 127.0.0.1 only, on the port in configuration ("Port"; 0 picks a free one).
 using System.Net;
 using AgentApi;
@@ -14,8 +16,11 @@ builder.Services
     .AddAgentConcurrency(builder.Configuration.GetSection("AgentConcurrency"))
     .AddAgents(builder.Configuration.GetSection("Agents").Get<AgentDef[]>() ?? []);
 builder.Services.AddSingleton<RunRegistry>();
+builder.Services.AddSingleton<AgentCatalog>();
+builder.Services.AddRateLimiter(options => options.AddPolicy<string, AgentSlotsPolicy>(AgentSlotsPolicy.Name));
 
 var app = builder.Build();
+app.UseRateLimiter();
 
 app.MapPost("/agents/{agentId}/runs", (string agentId, StartRunRequest? request, RunRegistry runs) =>
 {
@@ -34,6 +39,18 @@ app.MapGet("/runs/{runId}", (string runId, RunRegistry runs) =>
 
 app.MapDelete("/runs/{runId}", async (string runId, RunRegistry runs, CancellationToken cancellationToken) =>
     await runs.CancelAsync(runId, cancellationToken) is { } run ? Results.Ok(run) : Results.NotFound());
+
+app.MapPost("/agents/{agentId}/ask", async (string agentId, int? durationMs, AgentCatalog agents, CancellationToken cancellationToken) =>
+{
+    if (!agents.TryGet(agentId, out _))
+    {
+        return Results.Problem($"No agent '{agentId}' is registered.", statusCode: StatusCodes.Status404NotFound);
+    }
+
+    // The simulated work; the agent's slot is held from before this handler runs until its response is written.
+    await Task.Delay(TimeSpan.FromMilliseconds(durationMs ?? 100), cancellationToken);
+    return Results.Ok(new { agentId, answer = "done" });
+}).RequireRateLimiting(AgentSlotsPolicy.Name);
 
 app.MapGet("/queue", (IAgentConcurrencyLimiter limiter) => Results.Ok(limiter.GetStatus()));
 

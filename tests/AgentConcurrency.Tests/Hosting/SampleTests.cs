@@ -69,6 +69,40 @@ public class SampleTests
         (await http.GetAsync("/runs/no-such-run")).StatusCode.Should().Be(HttpStatusCode.NotFound);
     }
 
+    [Fact]
+    public async Task AgentApi_ask_endpoint_takes_the_agents_slots_through_aspnetcore_rate_limiting()
+    {
+        using var sample = SampleProcess.Start("AgentApiDll", "--Port=0", "--AgentConcurrency:QueueLimit=1");
+        var line = await sample.WaitForLineAsync(l => l.StartsWith("AgentApi listening on ", StringComparison.Ordinal), ProcessBound);
+        using var http = new HttpClient { BaseAddress = new Uri(line["AgentApi listening on ".Length..].Trim()), Timeout = ProcessBound };
+
+        // A background run holds cookie's one slot: the endpoint's request waits in the same queue, behind it.
+        var run = await StartRunAsync(http, "cookie");
+        run.GetProperty("status").GetString().Should().Be("running");
+        var asking = http.PostAsync("/agents/cookie/ask?durationMs=10", content: null);
+        var queued = await PollAsync(http, "/queue", q => q.GetProperty("queuedRequests").GetInt32() == 1);
+        var cookie = queued.GetProperty("agents").EnumerateArray().Single(a => a.GetProperty("agentId").GetString() == "cookie");
+        cookie.GetProperty("queuedRequests")[0].GetProperty("source").GetString().Should().Be("http");
+
+        // The queue holds one: the next request is refused with the failed lease's reason.
+        using (var refused = await http.PostAsync("/agents/cookie/ask", content: null))
+        {
+            refused.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+            (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("reason").GetString().Should().Be("Queue limit reached");
+        }
+
+        // Ending the run hands the slot to the waiting request.
+        (await http.DeleteAsync($"/runs/{run.GetProperty("runId").GetString()}")).StatusCode.Should().Be(HttpStatusCode.OK);
+        using (var answered = await asking.WaitAsync(ProcessBound))
+        {
+            answered.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        (await http.PostAsync("/agents/cookie/ask?durationMs=0", content: null)).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await http.PostAsync("/agents/nobody/ask", content: null)).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await http.GetFromJsonAsync<JsonElement>("/queue")).GetProperty("activeRuns").GetInt32().Should().Be(0, "every slot came back");
+    }
+
     private static async Task<JsonElement> StartRunAsync(HttpClient http, string agentId)
     {
         using var response = await http.PostAsJsonAsync($"/agents/{agentId}/runs", new { durationMs = 60_000 });
@@ -77,15 +111,14 @@ public class SampleTests
         return await response.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    /// <summary>Reads a run until it reaches <paramref name="status"/>: across a process boundary there is no task to await.</summary>
-    private static async Task<string?> PollStatusAsync(HttpClient http, string runId, string status)
+    /// <summary>Reads <paramref name="path"/> until it satisfies <paramref name="done"/>: across a process boundary there is no task to await.</summary>
+    private static async Task<JsonElement> PollAsync(HttpClient http, string path, Func<JsonElement, bool> done)
     {
         using var deadline = new CancellationTokenSource(ProcessBound);
         while (true)
         {
-            var run = await http.GetFromJsonAsync<JsonElement>($"/runs/{runId}", deadline.Token);
-            var current = run.GetProperty("status").GetString();
-            if (current == status)
+            var current = await http.GetFromJsonAsync<JsonElement>(path, deadline.Token);
+            if (done(current))
             {
                 return current;
             }
@@ -93,4 +126,8 @@ public class SampleTests
             await Task.Delay(TimeSpan.FromMilliseconds(20), deadline.Token);
         }
     }
+
+    /// <summary>Reads a run until it reaches <paramref name="status"/>.</summary>
+    private static async Task<string?> PollStatusAsync(HttpClient http, string runId, string status) =>
+        (await PollAsync(http, $"/runs/{runId}", run => run.GetProperty("status").GetString() == status)).GetProperty("status").GetString();
 }
