@@ -127,7 +127,8 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     /// succeed while a slot is free, otherwise wait (async) or fail (sync); more than one permit throws. A full queue,
     /// a queue timeout or any other refusal is a failed lease whose <see cref="MetadataName.ReasonPhrase"/> is
     /// <c>"Queue limit reached"</c> for a full queue and the <see cref="ConcurrencyErrorCode"/> name otherwise; a
-    /// canceled wait throws <see cref="TaskCanceledException"/> carrying the caller's token.
+    /// canceled wait throws <see cref="TaskCanceledException"/> carrying the caller's token. A zero-permit request that
+    /// waits takes a place in the queue.
     /// </para>
     /// <para>
     /// Disposing the returned limiter fails the requests it has waiting with failed leases and makes its later calls throw
@@ -135,15 +136,21 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     /// </para>
     /// </remarks>
     /// <param name="agent">The agent whose slots the permits are.</param>
-    /// <param name="options">What every request makes of the agent (session, run id, source, priority, queue timeout); <see langword="null"/> for none.</param>
+    /// <param name="options">What every request makes of the agent (session, source, priority, queue timeout); <see langword="null"/> for none. No run id: each lease is a run of its own.</param>
     /// <returns>A new adapter; create one per agent and options, and keep it as long as it is used.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="agent"/> or its id is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException"><paramref name="agent"/> or <paramref name="options"/> is invalid, as for <see cref="AcquireAsync(AgentDef, AcquireOptions, CancellationToken)"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="agent"/> or <paramref name="options"/> is invalid, as for <see cref="AcquireAsync(AgentDef, AcquireOptions, CancellationToken)"/>, or <paramref name="options"/> sets a run id.</exception>
     public RateLimiter AsRateLimiter(AgentDef agent, AcquireOptions? options = null)
     {
         AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
         ValidateRequest(options);
+        if (options.RunId is not null)
+        {
+            // Every lease would join one run, and disposing any of them would end it for all: a lease must be a slot.
+            throw new ArgumentException("AcquireOptions.RunId must not be set for a rate limiter: each lease is a run of its own.", nameof(options));
+        }
+
         return new AgentRateLimiter(new AgentLeaseIssuer(_state, options), agent);
     }
 

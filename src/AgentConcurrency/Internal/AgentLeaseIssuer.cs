@@ -91,12 +91,15 @@ internal sealed class AgentLeaseIssuer : IDisposable
     }
 
     /// <summary>
-    /// Null while the agent holds any slot, however it was taken; otherwise the time since this adapter last gave or took
-    /// back a lease or saw the agent busy. A slot taken and released outside the adapter between two readings is not seen.
+    /// Null while the agent holds any slot or has any request waiting, however they were made; otherwise the time since
+    /// this adapter last gave or took back a lease or saw the agent busy. A slot taken and released outside the adapter
+    /// between two readings is not seen. Waiters count as busy because a host drops an idle partition by disposing it,
+    /// which would fail them; a waiter blocked by a global limit can wait while its agent holds nothing.
     /// </summary>
     public TimeSpan? IdleDuration(AgentDef agent, LeaseTotals totals)
     {
-        if (_state.ReadLoad(agent.Id, agent.MaxConcurrency).Active > 0)
+        var load = _state.ReadLoad(agent.Id, agent.MaxConcurrency);
+        if (load.Active > 0 || load.Queued > 0)
         {
             totals.MarkBusy();
             return null;
@@ -165,13 +168,12 @@ internal sealed class AgentLeaseIssuer : IDisposable
         }
         catch (OperationCanceledException) when (_disposalToken.IsCancellationRequested)
         {
-            totals.Refused();
+            // Not counted as a failed lease, as ConcurrencyLimiter does not count the requests its disposal fails.
             return SlotlessLease.Disposed;
         }
         catch (ObjectDisposedException)
         {
             // The shared limiter was disposed while the request waited: the waiter gets a failed lease, as on our disposal.
-            totals.Refused();
             return SlotlessLease.Disposed;
         }
         catch (ConcurrencyLimitExceededException refused)

@@ -22,8 +22,14 @@ internal sealed class SlotLease(AgentSlot slot, LeaseTotals totals) : RateLimitL
         // The slot would ignore a second release anyway; the flag keeps the count of leases out exact.
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            slot.Dispose();
-            totals.Returned();
+            try
+            {
+                slot.Dispose();
+            }
+            finally
+            {
+                totals.Returned();
+            }
         }
 
         base.Dispose(disposing);

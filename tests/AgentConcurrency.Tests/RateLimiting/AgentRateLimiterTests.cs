@@ -211,7 +211,7 @@ public class AgentRateLimiterTests
     }
 
     [Fact]
-    public async Task AcquireAsync_AlreadyCanceledToken_ThrowsTaskCanceledCarryingTheToken()
+    public async Task AcquireAsync_AlreadyCanceledToken_ThrowsTaskCanceledCarryingTheToken_EvenWithASlotFree()
     {
         using var limiter = TestSupport.CreateLimiter();
         using var rateLimiter = limiter.AsRateLimiter(TestSupport.Cookie);
@@ -220,8 +220,9 @@ public class AgentRateLimiterTests
 
         var thrown = await rateLimiter.Awaiting(r => r.AcquireAsync(1, cancellation.Token).AsTask()).Should().ThrowAsync<TaskCanceledException>();
 
-        thrown.Which.CancellationToken.Should().Be(cancellation.Token);
-        rateLimiter.GetStatistics()!.CurrentAvailablePermits.Should().Be(1);
+        thrown.Which.CancellationToken.Should().Be(cancellation.Token, "as every RateLimiter, whose AcquireAsync checks the token first");
+        rateLimiter.GetStatistics()!.Should().Match<RateLimiterStatistics>(
+            s => s.CurrentAvailablePermits == 1 && s.TotalFailedLeases == 0, "nothing was taken, and a cancellation is no failed lease");
     }
 
     [Fact]
@@ -345,6 +346,7 @@ public class AgentRateLimiterTests
         (await waiting.WaitAsync(TestSupport.Bound)).IsAcquired.Should().BeFalse();
         rateLimiter.Invoking(r => r.AttemptAcquire()).Should().Throw<ObjectDisposedException>();
         await rateLimiter.Awaiting(r => r.AcquireAsync().AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        rateLimiter.GetStatistics()!.TotalFailedLeases.Should().Be(0, "requests failed by disposal are not counted, as in ConcurrencyLimiter");
     }
 
     [Fact]
@@ -388,6 +390,21 @@ public class AgentRateLimiterTests
     }
 
     [Fact]
+    public async Task IdleDuration_IsNullWhileTheAgentHasWaiters_EvenWithNothingActive()
+    {
+        using var limiter = TestSupport.CreateLimiter(options => options.MaxParallelRuns = 1);
+        using var rateLimiter = limiter.AsRateLimiter(TestSupport.Cookie);
+        using var other = await limiter.AcquireAsync(TestSupport.Pickle);
+
+        var waiting = rateLimiter.AcquireAsync().ShouldBeWaiting();
+
+        limiter.GetStatus().Agent("cookie").Active.Should().Be(0, "the runs limit holds cookie's request back");
+        rateLimiter.IdleDuration.Should().BeNull("a host drops idle partitions by disposing them, which would fail the waiter");
+        other.Dispose();
+        (await waiting.WaitAsync(TestSupport.Bound)).Dispose();
+    }
+
+    [Fact]
     public void AsRateLimiter_InvalidArguments_ThrowNamingThem()
     {
         using var limiter = TestSupport.CreateLimiter();
@@ -396,5 +413,7 @@ public class AgentRateLimiterTests
         limiter.Invoking(l => l.AsRateLimiter(new AgentDef("a", 0))).Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("agent");
         limiter.Invoking(l => l.AsRateLimiter(TestSupport.Cookie, new AcquireOptions { SessionId = " " }))
             .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("options");
+        limiter.Invoking(l => l.AsRateLimiter(TestSupport.Cookie, new AcquireOptions { RunId = "r1" }))
+            .Should().Throw<ArgumentException>("leases sharing one run would release each other").Which.ParamName.Should().Be("options");
     }
 }
