@@ -18,7 +18,7 @@ internal sealed class LeaseTotals(TimeProvider timeProvider)
     /// <summary>Leases given out with a slot and not yet disposed.</summary>
     public int Held => Volatile.Read(ref _held);
 
-    /// <summary>How long since a lease was last given or returned, or since the agent was last seen holding a slot.</summary>
+    /// <summary>How long since a lease was last returned (or given without a slot), or since the agent was last seen busy.</summary>
     public TimeSpan IdleFor => timeProvider.GetElapsedTime(Volatile.Read(ref _lastBusy));
 
     public void Granted(bool holdsSlot)
@@ -26,10 +26,13 @@ internal sealed class LeaseTotals(TimeProvider timeProvider)
         Interlocked.Increment(ref _successful);
         if (holdsSlot)
         {
+            // No clock read: while the slot is held the agent is busy, and its return is stamped.
             Interlocked.Increment(ref _held);
         }
-
-        MarkBusy();
+        else
+        {
+            MarkBusy();
+        }
     }
 
     public void Refused() => Interlocked.Increment(ref _failed);
