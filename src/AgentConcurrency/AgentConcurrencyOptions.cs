@@ -34,6 +34,18 @@ public sealed class AgentConcurrencyOptions
     /// <value>Each value at least 1. Keys are compared ordinally. The default is empty.</value>
     public IDictionary<string, int> AgentLimits { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Gets adaptive limits keyed by agent id: an agent with an entry has its limit moved by what its runs show
+    /// (<see cref="AdaptiveLimitOptions"/>), and its <see cref="AgentDef.MaxConcurrency"/> and <see cref="AgentLimits"/>
+    /// entry serve only as the limit to start from.
+    /// </summary>
+    /// <value>
+    /// Keys are compared ordinally. The default is empty: every limit is static. What an agent has learned is kept while
+    /// its entry is unchanged, even after its gate is dropped as idle; a changed entry starts again from the limit in force,
+    /// brought within the new bounds.
+    /// </value>
+    public IDictionary<string, AdaptiveLimitOptions> AdaptiveLimits { get; } = new Dictionary<string, AdaptiveLimitOptions>(StringComparer.Ordinal);
+
     /// <summary>Gets or sets what a request does when a limit it needs has no room.</summary>
     /// <value>The default is <see cref="QueueFullMode.Wait"/>.</value>
     public QueueFullMode WhenFull { get; set; } = QueueFullMode.Wait;

@@ -60,6 +60,14 @@ public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<Age
     /// <returns><see langword="true"/> when they hold different runs.</returns>
     public static bool operator !=(AgentSlot left, AgentSlot right) => !left.Equals(right);
 
+    /// <summary>
+    /// Marks the run as one that hit contention (a timeout, an HTTP 429, running out of memory): the strongest "back off"
+    /// signal for an agent with an adaptive limit (<see cref="AgentConcurrencyOptions.AdaptiveLimits"/>), which takes it
+    /// when the slot is released. A slot released without a report counts as a success. For an agent with a static limit
+    /// it changes nothing; calling it twice, or after the run was released, does nothing.
+    /// </summary>
+    public void ReportOverload() => _run?.Owner.ReportOverload(_run, _version);
+
     /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
     public void Dispose() => _run?.Owner.Release(_run, _version);
 

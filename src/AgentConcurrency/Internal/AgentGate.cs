@@ -11,6 +11,9 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     /// <summary>The limit in force; active may exceed it for a while after it shrank.</summary>
     public int Limit { get; set; } = declaredLimit;
 
+    /// <summary>The agent's adaptive limit, which sets <see cref="Limit"/>; null while the limit is static.</summary>
+    public AdaptiveLimit? Adaptive { get; set; }
+
     public int Active { get; set; }
 
     public int Queued { get; set; }

@@ -10,4 +10,5 @@ namespace AgentConcurrency.Internal;
 /// how many counted slots were discarded.
 /// </param>
 /// <param name="Limit">The gate's limit after the change.</param>
-internal readonly record struct GateEvent(GateEventKind Kind, string AgentId, long StartedTimestamp, int Active, int Limit);
+/// <param name="PreviousLimit">For <see cref="GateEventKind.LimitAdapted"/>: the limit before the change.</param>
+internal readonly record struct GateEvent(GateEventKind Kind, string AgentId, long StartedTimestamp, int Active, int Limit, int PreviousLimit = 0);

@@ -17,4 +17,7 @@ internal enum GateEventKind
 
     /// <summary>The agent's active runs dropped below its limit again (by a release, or by the limit growing).</summary>
     LimitLeft,
+
+    /// <summary>The agent's adaptive limit moved, from what its ended runs showed.</summary>
+    LimitAdapted,
 }

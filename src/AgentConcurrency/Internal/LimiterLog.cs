@@ -36,4 +36,12 @@ internal static partial class LimiterLog
     [LoggerMessage(EventId = 8, EventName = "RequestCanceled", Level = LogLevel.Debug,
         Message = "Request for agent '{AgentId}' was canceled by its caller.")]
     public static partial void RequestCanceled(ILogger logger, string agentId);
+
+    [LoggerMessage(EventId = 9, EventName = "AdaptiveLimitChanged", Level = LogLevel.Information,
+        Message = "Agent '{AgentId}' limit adapted from {PreviousLimit} to {Limit}; {Active} slots held.")]
+    public static partial void AdaptiveLimitChanged(ILogger logger, string agentId, int previousLimit, int limit, int active);
+
+    [LoggerMessage(EventId = 10, EventName = "AdaptiveLimitStepped", Level = LogLevel.Debug,
+        Message = "Agent '{AgentId}' limit adapted from {PreviousLimit} to {Limit} by one step; {Active} slots held.")]
+    public static partial void AdaptiveLimitStepped(ILogger logger, string agentId, int previousLimit, int limit, int active);
 }

@@ -12,6 +12,8 @@ internal sealed class LimiterSettings
         MaxParallelRuns = options.MaxParallelRuns;
         MaxConcurrencyPerSource = options.MaxConcurrencyPerSource;
         AgentLimits = options.AgentLimits.ToFrozenDictionary(StringComparer.Ordinal);
+        AdaptiveLimits = options.AdaptiveLimits.ToFrozenDictionary(
+            static entry => entry.Key, static entry => AdaptiveLimitSettings.From(entry.Value), StringComparer.Ordinal);
         WhenFull = options.WhenFull;
         QueueLimit = options.QueueLimit;
         QueueTimeout = options.QueueTimeout;
@@ -25,6 +27,8 @@ internal sealed class LimiterSettings
     public int? MaxConcurrencyPerSource { get; }
 
     public FrozenDictionary<string, int> AgentLimits { get; }
+
+    public FrozenDictionary<string, AdaptiveLimitSettings> AdaptiveLimits { get; }
 
     public QueueFullMode WhenFull { get; }
 
@@ -61,16 +65,19 @@ internal sealed class LimiterSettings
         && QueueTimeout == other.QueueTimeout
         && IdleAgentTimeout == other.IdleAgentTimeout
         && AgentLimits.Count == other.AgentLimits.Count
-        && AgentLimits.All(entry => other.AgentLimits.TryGetValue(entry.Key, out var limit) && limit == entry.Value);
+        && AgentLimits.All(entry => other.AgentLimits.TryGetValue(entry.Key, out var limit) && limit == entry.Value)
+        && AdaptiveLimits.Count == other.AdaptiveLimits.Count
+        && AdaptiveLimits.All(entry => other.AdaptiveLimits.TryGetValue(entry.Key, out var adaptive) && adaptive == entry.Value);
 
     /// <summary>One line naming every option's value, for the "limits changed" log (formatted only when it is written).</summary>
     public override string ToString()
     {
         var agentLimits = string.Join(", ", AgentLimits.OrderBy(static e => e.Key, StringComparer.Ordinal).Select(static e => $"{e.Key}={e.Value}"));
+        var adaptiveLimits = string.Join(", ", AdaptiveLimits.OrderBy(static e => e.Key, StringComparer.Ordinal).Select(static e => $"{e.Key}={e.Value}"));
         return string.Create(
             CultureInfo.InvariantCulture,
             $"MaxParallelSessions={Show(MaxParallelSessions)}, MaxParallelRuns={Show(MaxParallelRuns)}, " +
-            $"MaxConcurrencyPerSource={Show(MaxConcurrencyPerSource)}, AgentLimits=[{agentLimits}], WhenFull={WhenFull}, " +
+            $"MaxConcurrencyPerSource={Show(MaxConcurrencyPerSource)}, AgentLimits=[{agentLimits}], AdaptiveLimits=[{adaptiveLimits}], WhenFull={WhenFull}, " +
             $"QueueLimit={Show(QueueLimit)}, QueueTimeout={QueueTimeout?.ToString() ?? "none"}, IdleAgentTimeout={IdleAgentTimeout}");
     }
 

@@ -33,6 +33,9 @@ internal sealed class LimiterState : IDisposable
     private readonly Dictionary<string, RunRecord> _runsById = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _sourceCounts = new(StringComparer.Ordinal);
+
+    // What each adaptive agent learned, kept apart from its gate so that dropping an idle gate forgets nothing.
+    private readonly Dictionary<string, AdaptiveLimit> _adaptiveLimits = new(StringComparer.Ordinal);
     private readonly WaiterQueue _waiters = new();
     private readonly WaiterSlots _waiterSlots = new();
     private readonly IdleGateList _idleGates = new();
@@ -62,10 +65,17 @@ internal sealed class LimiterState : IDisposable
         _telemetry = telemetry;
         foreach (var agent in knownAgents)
         {
-            _gates[agent.Id] = new AgentGate(agent.Id, agent.MaxConcurrency) { Limit = settings.LimitFor(agent.Id, agent.MaxConcurrency), Pinned = true };
+            var adaptive = AdaptiveLimitForUnsynchronized(agent.Id, agent.MaxConcurrency);
+            _gates[agent.Id] = new AgentGate(agent.Id, agent.MaxConcurrency)
+            {
+                Limit = adaptive?.Limit ?? settings.LimitFor(agent.Id, agent.MaxConcurrency),
+                Adaptive = adaptive,
+                Pinned = true,
+            };
         }
 
         ScheduleIdleSweep(settings.IdleAgentTimeout);
+        telemetry.ObserveLimits(this);
     }
 
     /// <summary>The clock everything here is timed by; the rate-limiter adapters time idleness by it too.</summary>
@@ -182,10 +192,8 @@ internal sealed class LimiterState : IDisposable
                 return null;
             }
 
-            // The limit an acquire would put in force: the last caller's declared limit wins, as in PrepareGateUnsynchronized.
-            var limit = _settings.LimitFor(agentId, declaredLimit);
             var active = _gates.TryGetValue(agentId, out var gate) ? gate.Active : 0;
-            return FindBlockerUnsynchronized(active, limit, options.SessionId, options.Source);
+            return FindBlockerUnsynchronized(active, LimitAnAcquireMeetsUnsynchronized(agentId, declaredLimit), options.SessionId, options.Source);
         }
     }
 
@@ -196,8 +204,24 @@ internal sealed class LimiterState : IDisposable
         {
             return _gates.TryGetValue(agentId, out var gate)
                 ? new GateLoad(gate.Limit, gate.Active, gate.Queued)
-                : new GateLoad(_settings.LimitFor(agentId, declaredLimit), Active: 0, Queued: 0);
+                : new GateLoad(LimitAnAcquireMeetsUnsynchronized(agentId, declaredLimit), Active: 0, Queued: 0);
         }
+    }
+
+    /// <summary>
+    /// The limit an acquire would put in force, found without changing anything: the adaptive limit, learned or about to
+    /// start, or else the last caller's declared limit, as in <see cref="PrepareGateUnsynchronized"/>.
+    /// </summary>
+    private int LimitAnAcquireMeetsUnsynchronized(string agentId, int declaredLimit)
+    {
+        if (!_settings.AdaptiveLimits.TryGetValue(agentId, out var adaptiveSettings))
+        {
+            return _settings.LimitFor(agentId, declaredLimit);
+        }
+
+        return _adaptiveLimits.TryGetValue(agentId, out var adaptive)
+            ? adaptive.Limit
+            : adaptiveSettings.Clamp(adaptiveSettings.InitialLimit ?? _settings.LimitFor(agentId, declaredLimit));
     }
 
     public SlotResult TryAcquireSessionSlot(string sessionId)
@@ -355,6 +379,42 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
+    /// <summary>Marks the run a slot was granted for as overloaded, unless that grant is no longer current.</summary>
+    public void ReportOverload(RunRecord run, long version)
+    {
+        lock (_sync)
+        {
+            // Under the lock: a stale slot must not mark a later run that reuses the record.
+            if (!_disposed && run.IsVersion(version))
+            {
+                run.Overloaded = true;
+            }
+        }
+    }
+
+    /// <summary>Every agent's limit in force: each gate's, and each adaptive agent's learned limit while it has no gate.</summary>
+    public List<KeyValuePair<string, int>> ReadLimits()
+    {
+        lock (_sync)
+        {
+            var limits = new List<KeyValuePair<string, int>>(_gates.Count + _adaptiveLimits.Count);
+            foreach (var gate in _gates.Values)
+            {
+                limits.Add(new(gate.AgentId, gate.Limit));
+            }
+
+            foreach (var (agentId, adaptive) in _adaptiveLimits)
+            {
+                if (!_gates.ContainsKey(agentId))
+                {
+                    limits.Add(new(agentId, adaptive.Limit));
+                }
+            }
+
+            return limits;
+        }
+    }
+
     public ConcurrencyStatus GetStatus()
     {
         Waiter?[] waiters;
@@ -417,9 +477,11 @@ internal sealed class LimiterState : IDisposable
 
                     previousIdleTimeout = _settings.IdleAgentTimeout;
                     _settings = settings;
+                    ReplaceAdaptiveLimitsUnsynchronized();
                     foreach (var gate in _gates.Values)
                     {
-                        SetLimitUnsynchronized(gate, settings.LimitFor(gate.AgentId, gate.DeclaredLimit), ref work);
+                        gate.Adaptive = AdaptiveLimitForUnsynchronized(gate.AgentId, gate.DeclaredLimit);
+                        SetLimitUnsynchronized(gate, gate.Adaptive?.Limit ?? settings.LimitFor(gate.AgentId, gate.DeclaredLimit), ref work);
                     }
 
                     // Any limit may have grown (agent, runs, sessions, sources): serve whoever fits now.
@@ -775,21 +837,68 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
+    /// <summary>
+    /// The adaptive limit of <paramref name="agentId"/> if the settings give it one, created on first need so that it
+    /// starts from the static limit of the agent's first caller.
+    /// </summary>
+    private AdaptiveLimit? AdaptiveLimitForUnsynchronized(string agentId, int declaredLimit)
+    {
+        if (!_settings.AdaptiveLimits.TryGetValue(agentId, out var adaptiveSettings))
+        {
+            return null;
+        }
+
+        ref var adaptive = ref CollectionsMarshal.GetValueRefOrAddDefault(_adaptiveLimits, agentId, out _);
+        adaptive ??= AdaptiveLimit.Create(adaptiveSettings, adaptiveSettings.InitialLimit ?? _settings.LimitFor(agentId, declaredLimit));
+        return adaptive;
+    }
+
+    /// <summary>
+    /// Brings the learned limits in step with new settings: an unchanged entry keeps what it learned, a changed one starts
+    /// again from the limit in force, and a removed one is forgotten.
+    /// </summary>
+    private void ReplaceAdaptiveLimitsUnsynchronized()
+    {
+        foreach (var (agentId, adaptive) in _adaptiveLimits.ToArray())
+        {
+            if (!_settings.AdaptiveLimits.TryGetValue(agentId, out var adaptiveSettings))
+            {
+                _adaptiveLimits.Remove(agentId);
+            }
+            else if (adaptiveSettings != adaptive.Settings)
+            {
+                _adaptiveLimits[agentId] = AdaptiveLimit.Create(adaptiveSettings, adaptive.Limit);
+            }
+        }
+    }
+
+    /// <summary>Feeds an ending run to its agent's adaptive limit, and resizes the gate if the limit moved. The caller scans.</summary>
+    private void AdaptUnsynchronized(AgentGate gate, AdaptiveLimit adaptive, RunRecord run, ref AfterLockWork work)
+    {
+        var sample = new RunSample(_timeProvider.GetElapsedTime(run.StartedTimestamp), run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch);
+        if (adaptive.OnRunEnded(sample))
+        {
+            var previous = gate.Limit;
+            SetLimitUnsynchronized(gate, adaptive.Limit, ref work);
+            work.Publish(new GateEvent(GateEventKind.LimitAdapted, gate.AgentId, 0, gate.Active, gate.Limit, previous));
+        }
+    }
+
     private AgentGate PrepareGateUnsynchronized(string agentId, int declaredLimit, ref AfterLockWork work)
     {
-        var limit = _settings.LimitFor(agentId, declaredLimit);
         if (!_gates.TryGetValue(agentId, out var gate))
         {
-            gate = new AgentGate(agentId, declaredLimit) { Limit = limit };
+            var adaptive = AdaptiveLimitForUnsynchronized(agentId, declaredLimit);
+            gate = new AgentGate(agentId, declaredLimit) { Limit = adaptive?.Limit ?? _settings.LimitFor(agentId, declaredLimit), Adaptive = adaptive };
             _gates.Add(agentId, gate);
             _idleGates.Add(gate, _sweepTick);
             return gate;
         }
 
-        // The last caller's limit wins. Growing admits this gate's waiters before the caller that grew it is considered;
-        // shrinking admits nobody until active drops below the new limit, and holders finish undisturbed.
+        // The last caller's limit wins, unless the limit adapts. Growing admits this gate's waiters before the caller that
+        // grew it is considered; shrinking admits nobody until active drops below the new limit, and holders finish undisturbed.
         gate.DeclaredLimit = declaredLimit;
-        if (SetLimitUnsynchronized(gate, limit, ref work) && gate.Queued > 0)
+        if (gate.Adaptive is null && SetLimitUnsynchronized(gate, _settings.LimitFor(agentId, declaredLimit), ref work) && gate.Queued > 0)
         {
             ScanUnsynchronized(ref work);
         }
@@ -1083,8 +1192,16 @@ internal sealed class LimiterState : IDisposable
             gate.Active++;
             // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
             run.Counted = _telemetry.CountsSlots;
-            run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
-            if (run.Counted || run.StartedTimestamp != 0)
+            run.Timed = _telemetry.TimesSlots;
+            if (gate.Adaptive is { } adaptive)
+            {
+                run.AdaptiveLimit = adaptive;
+                run.AdaptiveEpoch = adaptive.Epoch;
+                run.TookLastSlot = gate.Active >= gate.Limit;
+            }
+
+            run.StartedTimestamp = run.Timed || run.AdaptiveLimit is not null ? _timeProvider.GetTimestamp() : 0;
+            if (run.Counted || run.Timed)
             {
                 gate.CountedActive += run.Counted ? 1 : 0;
                 work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, run.Counted ? 1 : 0, gate.Limit));
@@ -1124,10 +1241,17 @@ internal sealed class LimiterState : IDisposable
         if (gate is not null)
         {
             gate.Active--;
-            if (run.Counted || run.StartedTimestamp != 0)
+            if (run.Counted || run.Timed)
             {
                 gate.CountedActive -= run.Counted ? 1 : 0;
-                work.Publish(new GateEvent(GateEventKind.RunEnded, gate.AgentId, run.StartedTimestamp, run.Counted ? 1 : 0, gate.Limit));
+                work.Publish(new GateEvent(
+                    GateEventKind.RunEnded, gate.AgentId, run.Timed ? run.StartedTimestamp : 0, run.Counted ? 1 : 0, gate.Limit));
+            }
+
+            // A run started before its agent's adaptive settings changed ran under a limit the new one knows nothing of.
+            if (run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate.Adaptive))
+            {
+                AdaptUnsynchronized(gate, adaptive, run, ref work);
             }
 
             GateChangedUnsynchronized(gate);

@@ -35,6 +35,7 @@ internal sealed class LimiterTelemetry : IDisposable
     private readonly Histogram<double> _timeInQueue;
     private readonly Histogram<double> _slotDuration;
     private readonly Counter<long> _requests;
+    private readonly Meter _meter;
 
     public LimiterTelemetry(ILoggerFactory? loggerFactory, IMeterFactory? meterFactory, TimeProvider timeProvider)
     {
@@ -42,7 +43,7 @@ internal sealed class LimiterTelemetry : IDisposable
         Logger = loggerFactory?.CreateLogger<AgentConcurrencyLimiter>() ?? NullLogger<AgentConcurrencyLimiter>.Instance;
 
         // A factory's meter belongs to the factory (the container disposes it); a meter of our own is disposed with us.
-        var meter = meterFactory?.Create(new MeterOptions(MeterName) { Version = Version }) ?? (_ownedMeter = new Meter(MeterName, Version));
+        var meter = _meter = meterFactory?.Create(new MeterOptions(MeterName) { Version = Version }) ?? (_ownedMeter = new Meter(MeterName, Version));
         var bucketAdvice = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
         _activeSlots = meter.CreateUpDownCounter<long>(
             "agent_concurrency.active_slots", "{slot}", "Slots held now: runs of the agent in progress.");
@@ -95,12 +96,32 @@ internal sealed class LimiterTelemetry : IDisposable
                 case GateEventKind.LimitLeft:
                     LimiterLog.AgentLimitLeft(Logger, gateEvent.AgentId, gateEvent.Active, gateEvent.Limit);
                     break;
+                case GateEventKind.LimitAdapted when Math.Abs(gateEvent.Limit - gateEvent.PreviousLimit) > 1:
+                    LimiterLog.AdaptiveLimitChanged(Logger, gateEvent.AgentId, gateEvent.PreviousLimit, gateEvent.Limit, gateEvent.Active);
+                    break;
+                case GateEventKind.LimitAdapted:
+                    LimiterLog.AdaptiveLimitStepped(Logger, gateEvent.AgentId, gateEvent.PreviousLimit, gateEvent.Limit, gateEvent.Active);
+                    break;
             }
         }
         catch (Exception failure) when (IsObserverFailure(failure))
         {
             // See IsObserverFailure.
         }
+    }
+
+    /// <summary>
+    /// Publishes <c>agent_concurrency.limit</c>, read from <paramref name="state"/> when a listener collects. The state is
+    /// held weakly, as by its idle sweep: a meter outlives the limiter in the meter registry, and must not keep it alive.
+    /// </summary>
+    public void ObserveLimits(LimiterState state)
+    {
+        var weakState = new WeakReference<LimiterState>(state);
+        _meter.CreateObservableGauge(
+            "agent_concurrency.limit",
+            () => ReadLimits(weakState),
+            "{slot}",
+            "The agent's limit in force: static, or where its adaptive limit stands now.");
     }
 
     /// <summary>A request got a slot without waiting.</summary>
@@ -293,6 +314,23 @@ internal sealed class LimiterTelemetry : IDisposable
     /// telemetry runs on the limiter's own paths, between a grant and its caller, and an observer's bug must never cost a
     /// caller its slot, leave a waiter uncompleted or leak a permit. Fatal exceptions still go through.
     /// </summary>
+    private static Measurement<int>[] ReadLimits(WeakReference<LimiterState> weakState)
+    {
+        if (!weakState.TryGetTarget(out var state))
+        {
+            return [];
+        }
+
+        var limits = state.ReadLimits();
+        var measurements = new Measurement<int>[limits.Count];
+        for (var index = 0; index < limits.Count; index++)
+        {
+            measurements[index] = new Measurement<int>(limits[index].Value, new KeyValuePair<string, object?>(AgentTag, limits[index].Key));
+        }
+
+        return measurements;
+    }
+
     private static bool IsObserverFailure(Exception failure) => failure is not (OutOfMemoryException or StackOverflowException);
 
     private void CountRequest(string agentId, RequestResult result)

@@ -24,8 +24,23 @@ internal sealed class RunRecord(LimiterState owner)
     /// <summary>Whether its start was counted in the active-slots metric, so its end must be too.</summary>
     public bool Counted { get; set; }
 
-    /// <summary>When the run started, for the slot-duration metric; 0 when nobody was listening then.</summary>
+    /// <summary>When the run started, for the slot-duration metric or its agent's adaptive limit; 0 when neither needed it.</summary>
     public long StartedTimestamp { get; set; }
+
+    /// <summary>Whether its duration goes to the slot-duration metric: someone listened when it started.</summary>
+    public bool Timed { get; set; }
+
+    /// <summary>The adaptive limit in force when it started, which its end reports to; null for a static limit.</summary>
+    public AdaptiveLimit? AdaptiveLimit { get; set; }
+
+    /// <summary>The <see cref="AdaptiveLimit"/>'s epoch when the run started.</summary>
+    public long AdaptiveEpoch { get; set; }
+
+    /// <summary>Whether it took its agent's last free slot when it started.</summary>
+    public bool TookLastSlot { get; set; }
+
+    /// <summary>Whether its holder reported overload (<see cref="AgentSlot.ReportOverload"/>).</summary>
+    public bool Overloaded { get; set; }
 
     public RunRecord? SessionPrevious { get; set; }
 
@@ -46,5 +61,9 @@ internal sealed class RunRecord(LimiterState owner)
         Source = null;
         Counted = false;
         StartedTimestamp = 0;
+        Timed = false;
+        AdaptiveLimit = null;
+        TookLastSlot = false;
+        Overloaded = false;
     }
 }

@@ -36,6 +36,38 @@ public class ConfigurationTests
     }
 
     [Fact]
+    public void Adaptive_limits_bind_per_agent_id_from_keys_that_mirror_their_names()
+    {
+        using var host = new TestHost(new Dictionary<string, string?>
+        {
+            ["AgentConcurrency:AdaptiveLimits:coder:MinLimit"] = "2",
+            ["AgentConcurrency:AdaptiveLimits:coder:MaxLimit"] = "12",
+            ["AgentConcurrency:AdaptiveLimits:coder:InitialLimit"] = "5",
+            ["AgentConcurrency:AdaptiveLimits:coder:Algorithm"] = "Gradient",
+            ["AgentConcurrency:AdaptiveLimits:coder:BackoffRatio"] = "0.5",
+            ["AgentConcurrency:AdaptiveLimits:coder:SuccessesPerIncrease"] = "20",
+            ["AgentConcurrency:AdaptiveLimits:coder:Tolerance"] = "2",
+            ["AgentConcurrency:AdaptiveLimits:coder:MinRoundSize"] = "3",
+            ["AgentConcurrency:AdaptiveLimits:reviewer:MaxLimit"] = "4",
+        });
+
+        var adaptive = host.Services.GetRequiredService<IOptions<AgentConcurrencyOptions>>().Value.AdaptiveLimits;
+
+        adaptive.Keys.Should().BeEquivalentTo("coder", "reviewer");
+        adaptive["coder"].Should().BeEquivalentTo(new AdaptiveLimitOptions
+        {
+            MinLimit = 2, MaxLimit = 12, InitialLimit = 5, Algorithm = AdaptiveAlgorithm.Gradient, BackoffRatio = 0.5,
+            SuccessesPerIncrease = 20, Tolerance = 2, MinRoundSize = 3,
+        });
+        adaptive["reviewer"].Should().BeEquivalentTo(new AdaptiveLimitOptions { MaxLimit = 4 }, "unset keys keep their defaults");
+        host.Limiter.TryAcquire(new AgentDef("coder", MaxConcurrency: 1), null, out var slot).Should().BeTrue();
+        using (slot)
+        {
+            host.Limiter.GetStatus().Agent("coder").Limit.Should().Be(5, "the bound initial limit wins over MaxConcurrency");
+        }
+    }
+
+    [Fact]
     public void An_empty_value_means_no_limit_and_minus_one_millisecond_means_infinite()
     {
         using var host = new TestHost(new Dictionary<string, string?>
@@ -97,6 +129,14 @@ public class ConfigurationTests
     [InlineData("QueueTimeout", "-00:00:01", "AgentConcurrency:QueueTimeout must be zero or more and at most 49.7 days, or infinite, was -00:00:01.")]
     [InlineData("QueueTimeout", "60.00:00:00", "AgentConcurrency:QueueTimeout must be zero or more and at most 49.7 days, or infinite, was 60.00:00:00.")]
     [InlineData("IdleAgentTimeout", "00:00:00", "AgentConcurrency:IdleAgentTimeout must be positive, or infinite, was 00:00:00.")]
+    [InlineData("AdaptiveLimits:coder:MinLimit", "0", "AgentConcurrency:AdaptiveLimits:coder:MinLimit must be at least 1, was 0.")]
+    [InlineData("AdaptiveLimits:coder:MaxLimit", "0", "AgentConcurrency:AdaptiveLimits:coder:MaxLimit must be at least MinLimit (1), was 0.")]
+    [InlineData("AdaptiveLimits:coder:InitialLimit", "65", "AgentConcurrency:AdaptiveLimits:coder:InitialLimit must be within MinLimit and MaxLimit (1 to 64), or unset, was 65.")]
+    [InlineData("AdaptiveLimits:coder:Algorithm", "9", "AgentConcurrency:AdaptiveLimits:coder:Algorithm must be Aimd or Gradient, was 9.")]
+    [InlineData("AdaptiveLimits:coder:BackoffRatio", "1", "AgentConcurrency:AdaptiveLimits:coder:BackoffRatio must be greater than 0 and less than 1, was 1.")]
+    [InlineData("AdaptiveLimits:coder:SuccessesPerIncrease", "0", "AgentConcurrency:AdaptiveLimits:coder:SuccessesPerIncrease must be at least 1, was 0.")]
+    [InlineData("AdaptiveLimits:coder:Tolerance", "1", "AgentConcurrency:AdaptiveLimits:coder:Tolerance must be greater than 1 and finite, was 1.")]
+    [InlineData("AdaptiveLimits:coder:MinRoundSize", "0", "AgentConcurrency:AdaptiveLimits:coder:MinRoundSize must be at least 1, was 0.")]
     public async Task A_host_with_a_bad_option_fails_at_start_naming_the_key_the_rule_and_the_value(string key, string value, string message)
     {
         using var host = BuildHost("AgentConcurrency", new Dictionary<string, string?> { ["AgentConcurrency:" + key] = value });
