@@ -66,6 +66,26 @@ public sealed class AdaptiveSimulationTests(ITestOutputHelper output)
         adaptive.OverloadedShare(SteadyAtFive).Should().BeLessThan(fixedEight.OverloadedShare(SteadyAtFive) / 10);
     }
 
+    /// <summary>
+    /// Writes each algorithm's limit over time (seed 1) as CSV to the path in <c>AGENT_CONCURRENCY_SIMULATION_CSV</c>, for
+    /// <c>docs/plot-adaptive-limit.py</c> to draw the README's chart; with the variable unset it only checks the series.
+    /// </summary>
+    [Fact]
+    public void The_limit_over_time_can_be_written_for_the_readme_chart()
+    {
+        var series = new[] { AdaptiveAlgorithm.Aimd, AdaptiveAlgorithm.Gradient }
+            .SelectMany(algorithm => RunAdaptive(algorithm, seed: 1).Select(outcome => (algorithm, outcome)))
+            .ToList();
+
+        series.Should().HaveCount(4 * RunsPerPhase);
+        if (Environment.GetEnvironmentVariable("AGENT_CONCURRENCY_SIMULATION_CSV") is { Length: > 0 } path)
+        {
+            File.WriteAllLines(path, series.Select(static point => string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"{point.algorithm},{point.outcome.EndedAt:F1},{point.outcome.Limit},{point.outcome.Capacity},{(point.outcome.Overloaded ? 1 : 0)}")).Prepend("algorithm,seconds,limit,capacity,overloaded"));
+        }
+    }
+
     private static IReadOnlyList<SimulatedOutcome> RunAdaptive(AdaptiveAlgorithm algorithm, int seed) =>
         new AdaptiveSimulation { Seed = seed }.Run(
             declaredLimit: 10,
