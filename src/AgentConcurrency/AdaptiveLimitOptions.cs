@@ -25,7 +25,8 @@ public sealed class AdaptiveLimitOptions
     /// </summary>
     /// <value>
     /// Within [<see cref="MinLimit"/>, <see cref="MaxLimit"/>], or <see langword="null"/> for the agent's static limit
-    /// (brought within the bounds). The default is <see langword="null"/>.
+    /// (brought within the bounds). The default is <see langword="null"/>. It is used when the agent is first seen; an
+    /// options reload that changes the entry starts again from the limit in force, not from here.
     /// </value>
     public int? InitialLimit { get; set; }
 
@@ -35,7 +36,7 @@ public sealed class AdaptiveLimitOptions
 
     /// <summary>
     /// Gets or sets what the limit is multiplied by when a run reports overload (both algorithms). The result is rounded
-    /// up, and is always at least one less than before. Overloads reported by runs that started before the last decrease
+    /// up, and is always at least one less than before, but never below <see cref="MinLimit"/>. Overloads reported by runs that started before the last decrease
     /// are the same episode and do not decrease it again.
     /// </summary>
     /// <value>Greater than 0 and less than 1. The default is 0.75.</value>
@@ -59,7 +60,8 @@ public sealed class AdaptiveLimitOptions
     /// <summary>
     /// Gets or sets, for <see cref="AdaptiveAlgorithm.Gradient"/>, the fewest runs that make a round. A round is the
     /// runs started under one limit; it ends when as many of them as the limit, and at least this many, have ended, and
-    /// then the limit moves by one step at most.
+    /// then the limit moves by one step at most. Runs that reported overload are not part of a round: they back the limit
+    /// off at once. A slow round shrinks the limit only if at least half its runs took the agent's last free slot.
     /// </summary>
     /// <value>At least 1. The default is 10.</value>
     public int MinRoundSize { get; set; } = 10;

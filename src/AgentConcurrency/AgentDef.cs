@@ -8,7 +8,8 @@ namespace AgentConcurrency;
 /// </param>
 /// <param name="MaxConcurrency">
 /// How many runs of this agent may hold a slot at once; at least 1. <see cref="AgentConcurrencyOptions.AgentLimits"/>
-/// overrides it for the id when it has an entry.
+/// overrides it for the id when it has an entry, and an <see cref="AgentConcurrencyOptions.AdaptiveLimits"/> entry makes
+/// it (or that override) only the limit to start from.
 /// </param>
 /// <remarks>
 /// The record is not validated when it is created; the limiter checks it on every call and throws

@@ -71,6 +71,12 @@ public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<Age
     /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
     public void Dispose() => _run?.Owner.Release(_run, _version);
 
+    /// <summary>
+    /// Releases a grant that was never used (its caller had gone, or it only proved that a slot was free): no run took
+    /// place, so an adaptive limit must not learn from it.
+    /// </summary>
+    internal void ReturnUnused() => _run?.Owner.Release(_run, _version, ran: false);
+
     /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
     /// <returns>A completed task: releasing never waits.</returns>
     public ValueTask DisposeAsync()

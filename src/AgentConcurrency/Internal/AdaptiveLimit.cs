@@ -57,7 +57,7 @@ internal abstract class AdaptiveLimit
     protected abstract bool OnSuccess(in RunSample sample);
 
     /// <summary>Raises the limit by one, unless it stands at the maximum.</summary>
-    protected bool Increase() => MoveTo(Limit + 1);
+    protected bool Increase() => Limit < Settings.MaxLimit && MoveTo(Limit + 1);
 
     /// <summary>Lowers the limit to <paramref name="limit"/>, no lower than the minimum, and starts a new overload episode.</summary>
     protected bool Decrease(int limit)

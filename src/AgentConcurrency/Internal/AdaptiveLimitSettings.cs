@@ -28,5 +28,6 @@ internal sealed record AdaptiveLimitSettings(
 
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{Algorithm} {MinLimit}..{MaxLimit}");
+        $"{Algorithm} {MinLimit}..{MaxLimit} from {InitialLimit?.ToString(CultureInfo.InvariantCulture) ?? "static"}, backoff {BackoffRatio}, " +
+        $"successes {SuccessesPerIncrease}, tolerance {Tolerance}, round {MinRoundSize}");
 }

@@ -140,7 +140,7 @@ internal sealed class AgentLeaseIssuer : IDisposable
     {
         if (permitCount == 0)
         {
-            slot.Dispose();
+            slot.ReturnUnused();
             return GrantZeroPermits(totals);
         }
 

@@ -10,9 +10,10 @@ namespace AgentConcurrency.Internal;
 /// runs started under a higher limit end slow for a while after a decrease and would otherwise push it further down.
 /// </para>
 /// <para>
-/// The uncrowded time is the fastest round seen, rising slowly with later rounds so that a host that got slower as a whole
-/// (another model, a smaller box) is not judged against an old best forever. A long-term average instead would drift up
-/// while the limit oscillates above capacity, and the limit with it.
+/// The uncrowded time is an average of the rounds within tolerance only, leaning towards the faster ones: crowded rounds
+/// would pull a plain long-term average up while the limit oscillates above capacity (and the limit with it), and the
+/// fastest round alone sinks with every lucky round until ordinary rounds look slow. At the floor a slow round is taken
+/// as the new uncrowded time, so a host that got slower as a whole (another model, a smaller box) is relearned.
 /// </para>
 /// <para>
 /// After a decrease the limit holds for a few rounds before it probes one step higher again, so that a limit just above
@@ -87,7 +88,8 @@ internal sealed class GradientLimit(AdaptiveLimitSettings settings, int initialL
             _uncrowdedSeconds = roundSeconds;
         }
 
-        if (roundSeconds > _uncrowdedSeconds * Settings.Tolerance)
+        // Slow rounds of an agent that left slots free were slowed by something else than its own crowd: no step.
+        if (roundSeconds > _uncrowdedSeconds * Settings.Tolerance && inUse)
         {
             // At the floor the host is as uncrowded as it can be made: what it shows now is its uncrowded time.
             if (Limit == Settings.MinLimit)
@@ -100,6 +102,11 @@ internal sealed class GradientLimit(AdaptiveLimitSettings settings, int initialL
 
         // Only rounds within tolerance teach the uncrowded time, faster ones more than slower ones, so it follows the
         // host's own pace without being pulled up by crowded rounds or down to the luckiest round.
+        if (roundSeconds > _uncrowdedSeconds * Settings.Tolerance)
+        {
+            return false;
+        }
+
         var weight = roundSeconds < _uncrowdedSeconds ? FasterRoundWeight : SlowerRoundWeight;
         _uncrowdedSeconds += (roundSeconds - _uncrowdedSeconds) * weight;
         if (Epoch == _raisedEpoch)

@@ -65,6 +65,8 @@ internal sealed class LimiterState : IDisposable
         _telemetry = telemetry;
         foreach (var agent in knownAgents)
         {
+            // A later id wins here too: its limit is the one to start from.
+            _adaptiveLimits.Remove(agent.Id);
             var adaptive = AdaptiveLimitForUnsynchronized(agent.Id, agent.MaxConcurrency);
             _gates[agent.Id] = new AgentGate(agent.Id, agent.MaxConcurrency)
             {
@@ -356,7 +358,10 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>Releases the run a slot was granted for, unless that grant is no longer current.</summary>
-    public void Release(RunRecord run, long version)
+    /// <param name="run">The run's record.</param>
+    /// <param name="version">The record's version when the slot was granted.</param>
+    /// <param name="ran">False for a grant handed straight back unused, which an adaptive limit must not take for a run.</param>
+    public void Release(RunRecord run, long version, bool ran = true)
     {
         var work = default(AfterLockWork);
         try
@@ -367,6 +372,11 @@ internal sealed class LimiterState : IDisposable
                 if (_disposed || !run.IsVersion(version))
                 {
                     return;
+                }
+
+                if (!ran)
+                {
+                    run.AdaptiveLimit = null;
                 }
 
                 EndRunUnsynchronized(run, ref work);
@@ -397,6 +407,12 @@ internal sealed class LimiterState : IDisposable
     {
         lock (_sync)
         {
+            // A disposed limiter limits nothing: its series end, though a meter from the host's factory outlives it.
+            if (_disposed)
+            {
+                return [];
+            }
+
             var limits = new List<KeyValuePair<string, int>>(_gates.Count + _adaptiveLimits.Count);
             foreach (var gate in _gates.Values)
             {
@@ -873,9 +889,9 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>Feeds an ending run to its agent's adaptive limit, and resizes the gate if the limit moved. The caller scans.</summary>
-    private void AdaptUnsynchronized(AgentGate gate, AdaptiveLimit adaptive, RunRecord run, ref AfterLockWork work)
+    private void AdaptUnsynchronized(AgentGate gate, in RunSample sample, ref AfterLockWork work)
     {
-        var sample = new RunSample(_timeProvider.GetElapsedTime(run.StartedTimestamp), run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch);
+        var adaptive = gate.Adaptive!;
         if (adaptive.OnRunEnded(sample))
         {
             var previous = gate.Limit;
@@ -1238,6 +1254,12 @@ internal sealed class LimiterState : IDisposable
     private void EndRunUnsynchronized(RunRecord run, ref AfterLockWork work)
     {
         var gate = run.Gate;
+
+        // Taken before anything changes: it reads the host's clock, and a throw halfway through would leave the run half-ended.
+        // A run started before its agent's adaptive settings changed ran under a limit the new one knows nothing of.
+        var sample = run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate?.Adaptive)
+            ? new RunSample(_timeProvider.GetElapsedTime(run.StartedTimestamp), run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch)
+            : (RunSample?)null;
         if (gate is not null)
         {
             gate.Active--;
@@ -1248,10 +1270,9 @@ internal sealed class LimiterState : IDisposable
                     GateEventKind.RunEnded, gate.AgentId, run.Timed ? run.StartedTimestamp : 0, run.Counted ? 1 : 0, gate.Limit));
             }
 
-            // A run started before its agent's adaptive settings changed ran under a limit the new one knows nothing of.
-            if (run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate.Adaptive))
+            if (sample is { } ended)
             {
-                AdaptUnsynchronized(gate, adaptive, run, ref work);
+                AdaptUnsynchronized(gate, ended, ref work);
             }
 
             GateChangedUnsynchronized(gate);

@@ -63,6 +63,7 @@ internal sealed class RunRecord(LimiterState owner)
         StartedTimestamp = 0;
         Timed = false;
         AdaptiveLimit = null;
+        AdaptiveEpoch = 0;
         TookLastSlot = false;
         Overloaded = false;
     }

@@ -91,7 +91,7 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
     {
         if (!JoinedRun)
         {
-            GrantedSlot.Dispose();
+            GrantedSlot.ReturnUnused();
         }
     }
 

@@ -91,6 +91,34 @@ public sealed class AdaptiveLimiterTests
     }
 
     [Fact]
+    public async Task A_grant_returned_unused_is_no_run_to_learn_from()
+    {
+        using var limiter = CreateLimiter(new AdaptiveLimitOptions { InitialLimit = 1, SuccessesPerIncrease = 2 });
+        using var adapter = limiter.AsRateLimiter(Coder);
+        var holder = Acquire(limiter, Coder);
+        var zeroPermits = adapter.AcquireAsync(0).AsTask();
+
+        holder.Dispose(); // success 1 of 2; the zero-permit wait is admitted and hands its slot straight back
+        using var lease = await zeroPermits.WaitAsync(TestSupport.Bound);
+
+        lease.IsAcquired.Should().BeTrue();
+        limiter.GetStatus().Agent("coder").Limit.Should().Be(1, "the handed-back grant ran nothing");
+    }
+
+    [Fact]
+    public void A_disposed_limiter_reports_no_limits()
+    {
+        using var host = new TestHost();
+        using var gauge = host.Collect<int>("agent_concurrency.limit");
+        Acquire(host.Limiter, Coder).Dispose();
+
+        host.Limiter.Dispose();
+        gauge.RecordObservableInstruments();
+
+        gauge.GetMeasurementSnapshot().Should().BeEmpty();
+    }
+
+    [Fact]
     public void An_agent_without_adaptive_options_ignores_overload_reports()
     {
         using var limiter = CreateLimiter(new AdaptiveLimitOptions());

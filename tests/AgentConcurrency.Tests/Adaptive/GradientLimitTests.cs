@@ -64,6 +64,18 @@ public sealed class GradientLimitTests
     }
 
     [Fact]
+    public void A_slow_round_that_left_slots_free_does_not_shrink_the_limit()
+    {
+        var gradient = Create(initialLimit: 4);
+        EndRound(gradient, seconds: 10);
+
+        EndRound(gradient, seconds: 30, tookLastSlot: false).Should().BeFalse("something other than its own crowd slowed it");
+
+        gradient.Limit.Should().Be(5);
+        gradient.UncrowdedSeconds.Should().Be(10);
+    }
+
+    [Fact]
     public void Runs_started_under_another_limit_are_not_part_of_the_round()
     {
         var gradient = Create(initialLimit: 4);
