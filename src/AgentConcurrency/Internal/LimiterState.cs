@@ -67,13 +67,9 @@ internal sealed class LimiterState : IDisposable
         {
             // A later id wins here too: its limit is the one to start from.
             _adaptiveLimits.Remove(agent.Id);
-            var adaptive = AdaptiveLimitForUnsynchronized(agent.Id, agent.MaxConcurrency);
-            _gates[agent.Id] = new AgentGate(agent.Id, agent.MaxConcurrency)
-            {
-                Limit = adaptive?.Limit ?? settings.LimitFor(agent.Id, agent.MaxConcurrency),
-                Adaptive = adaptive,
-                Pinned = true,
-            };
+            var gate = NewGateUnsynchronized(agent.Id, agent.MaxConcurrency);
+            gate.Pinned = true;
+            _gates[agent.Id] = gate;
         }
 
         ScheduleIdleSweep(settings.IdleAgentTimeout);
@@ -497,7 +493,7 @@ internal sealed class LimiterState : IDisposable
                     foreach (var gate in _gates.Values)
                     {
                         gate.Adaptive = AdaptiveLimitForUnsynchronized(gate.AgentId, gate.DeclaredLimit);
-                        SetLimitUnsynchronized(gate, gate.Adaptive?.Limit ?? settings.LimitFor(gate.AgentId, gate.DeclaredLimit), ref work);
+                        SetLimitUnsynchronized(gate, LimitInForceUnsynchronized(gate), ref work);
                     }
 
                     // Any limit may have grown (agent, runs, sessions, sources): serve whoever fits now.
@@ -900,12 +896,22 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
+    /// <summary>A gate for an agent the state does not know yet, with its adaptive limit if the settings give it one.</summary>
+    private AgentGate NewGateUnsynchronized(string agentId, int declaredLimit)
+    {
+        var gate = new AgentGate(agentId, declaredLimit) { Adaptive = AdaptiveLimitForUnsynchronized(agentId, declaredLimit) };
+        gate.Limit = LimitInForceUnsynchronized(gate);
+        return gate;
+    }
+
+    /// <summary>The limit a gate must have under the settings in force: its adaptive limit's, or else the static one.</summary>
+    private int LimitInForceUnsynchronized(AgentGate gate) => gate.Adaptive?.Limit ?? _settings.LimitFor(gate.AgentId, gate.DeclaredLimit);
+
     private AgentGate PrepareGateUnsynchronized(string agentId, int declaredLimit, ref AfterLockWork work)
     {
         if (!_gates.TryGetValue(agentId, out var gate))
         {
-            var adaptive = AdaptiveLimitForUnsynchronized(agentId, declaredLimit);
-            gate = new AgentGate(agentId, declaredLimit) { Limit = adaptive?.Limit ?? _settings.LimitFor(agentId, declaredLimit), Adaptive = adaptive };
+            gate = NewGateUnsynchronized(agentId, declaredLimit);
             _gates.Add(agentId, gate);
             _idleGates.Add(gate, _sweepTick);
             return gate;
@@ -914,7 +920,7 @@ internal sealed class LimiterState : IDisposable
         // The last caller's limit wins, unless the limit adapts. Growing admits this gate's waiters before the caller that
         // grew it is considered; shrinking admits nobody until active drops below the new limit, and holders finish undisturbed.
         gate.DeclaredLimit = declaredLimit;
-        if (gate.Adaptive is null && SetLimitUnsynchronized(gate, _settings.LimitFor(agentId, declaredLimit), ref work) && gate.Queued > 0)
+        if (gate.Adaptive is null && SetLimitUnsynchronized(gate, LimitInForceUnsynchronized(gate), ref work) && gate.Queued > 0)
         {
             ScanUnsynchronized(ref work);
         }
