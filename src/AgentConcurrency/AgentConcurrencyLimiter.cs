@@ -69,7 +69,7 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     {
         AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         ArgumentNullException.ThrowIfNull(options);
-        ValidateRequest(options);
+        AcquireRequestRules.ThrowIfInvalid(options);
         return _state.AcquireAsync(agent.Id, agent.MaxConcurrency, options, cancellationToken);
     }
 
@@ -78,7 +78,7 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     {
         AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
-        ValidateRequest(options);
+        AcquireRequestRules.ThrowIfInvalid(options);
         return _state.TryAcquire(agent.Id, agent.MaxConcurrency, options, out slot, out _);
     }
 
@@ -144,7 +144,7 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     {
         AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
-        ValidateRequest(options);
+        AcquireRequestRules.ThrowIfInvalid(options);
         if (options.RunId is not null)
         {
             // Every lease would join one run, and disposing any of them would end it for all: a lease must be a slot.
@@ -216,24 +216,4 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
             throw new InvalidOperationException("The limiter already follows an options source.");
         }
     }
-
-    private static void ValidateRequest(AcquireOptions options)
-    {
-        var blank = IsBlank(options.SessionId) ? nameof(AcquireOptions.SessionId)
-            : IsBlank(options.RunId) ? nameof(AcquireOptions.RunId)
-            : IsBlank(options.Source) ? nameof(AcquireOptions.Source)
-            : null;
-        if (blank is not null)
-        {
-            throw new ArgumentException($"AcquireOptions.{blank} must not be empty or whitespace when set.", nameof(options));
-        }
-
-        if (options.QueueTimeout is { } timeout && !TimeoutRules.IsValid(timeout))
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(options), timeout, "AcquireOptions.QueueTimeout must be zero or more and at most 49.7 days, or Timeout.InfiniteTimeSpan.");
-        }
-    }
-
-    private static bool IsBlank(string? id) => id is not null && string.IsNullOrWhiteSpace(id);
 }

@@ -16,17 +16,23 @@ namespace AgentConcurrency;
 /// </remarks>
 public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<AgentSlot>
 {
-    private readonly RunRecord? _run;
+    private readonly ISlotSource? _run;
     private readonly long _version;
     private readonly string? _agentId;
 
     internal AgentSlot(RunRecord run, string agentId, TimeSpan waitTime)
+        : this(run, run.Version, agentId, run.Session?.Id, run.RunId, waitTime)
+    {
+    }
+
+    /// <summary>A slot of a run kept by another limiter (the Redis-backed one), granted at <paramref name="version"/>.</summary>
+    internal AgentSlot(ISlotSource run, long version, string agentId, string? sessionId, string? runId, TimeSpan waitTime)
     {
         _run = run;
-        _version = run.Version;
+        _version = version;
         _agentId = agentId;
-        SessionId = run.Session?.Id;
-        RunId = run.RunId;
+        SessionId = sessionId;
+        RunId = runId;
         WaitTime = waitTime;
     }
 
@@ -46,7 +52,15 @@ public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<Age
     /// Gets whether the run this slot was granted for is still active: false once it was released by this slot, a copy,
     /// another slot of the same run, its run id or its session, and for the <see langword="default"/> slot.
     /// </summary>
-    public bool IsHeld => _run is not null && _run.IsVersion(_version);
+    public bool IsHeld => _run is not null && _run.IsHeld(_version);
+
+    /// <summary>
+    /// Gets a token that is cancelled if the limiter loses this slot without it being released: a slot of the
+    /// Redis-backed limiter whose process could not renew its lease in time, so that other processes may already have
+    /// been given its permit. Stop the run's work when it fires. The in-process limiter never loses a slot, so its slots,
+    /// and the <see langword="default"/> slot, return <see cref="CancellationToken.None"/>.
+    /// </summary>
+    public CancellationToken LostToken => _run?.LostToken(_version) ?? CancellationToken.None;
 
     /// <summary>Indicates whether two slots hold the same run: copies of one slot, or slots that joined one run.</summary>
     /// <param name="left">The first slot.</param>
@@ -66,24 +80,23 @@ public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<Age
     /// when the slot is released. A slot released without a report counts as a success. For an agent with a static limit
     /// it changes nothing; calling it twice, or after the run was released, does nothing.
     /// </summary>
-    public void ReportOverload() => _run?.Owner.ReportOverload(_run, _version);
+    public void ReportOverload() => _run?.ReportOverload(_version);
 
     /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
-    public void Dispose() => _run?.Owner.Release(_run, _version);
+    public void Dispose() => _run?.Release(_version, ran: true);
 
     /// <summary>
     /// Releases a grant that was never used (its caller had gone, or it only proved that a slot was free): no run took
     /// place, so an adaptive limit must not learn from it.
     /// </summary>
-    internal void ReturnUnused() => _run?.Owner.Release(_run, _version, ran: false);
+    internal void ReturnUnused() => _run?.Release(_version, ran: false);
 
     /// <summary>Releases the run, giving its permits back; does nothing if it was already released.</summary>
-    /// <returns>A completed task: releasing never waits.</returns>
-    public ValueTask DisposeAsync()
-    {
-        Dispose();
-        return default;
-    }
+    /// <returns>
+    /// A task that completes when the limiter has taken the run back: at once for the in-process limiter, after Redis
+    /// confirmed it for the Redis-backed one.
+    /// </returns>
+    public ValueTask DisposeAsync() => _run?.ReleaseAsync(_version) ?? default;
 
     /// <inheritdoc/>
     public bool Equals(AgentSlot other) => ReferenceEquals(_run, other._run) && _version == other._version;

@@ -19,7 +19,8 @@ internal static class HostedLimiterFactory
             provider.GetService<IMeterFactory>(),
             provider.GetServices<AgentDef>());
         var subscription = new OptionsReloadSubscription(
-            limiter,
+            limiter.UpdateOptions,
+            limiter.ReportRefusedOptions,
             provider.GetRequiredService<IOptionsFactory<AgentConcurrencyOptions>>(),
             provider.GetServices<IOptionsChangeTokenSource<AgentConcurrencyOptions>>());
         limiter.OwnOptionsSubscription(subscription);

@@ -14,7 +14,8 @@ namespace AgentConcurrency.Internal;
 /// </remarks>
 internal sealed class OptionsReloadSubscription : IDisposable
 {
-    private readonly AgentConcurrencyLimiter _limiter;
+    private readonly Action<AgentConcurrencyOptions> _apply;
+    private readonly Action<string> _refuse;
     private readonly IOptionsFactory<AgentConcurrencyOptions> _factory;
     private readonly List<IDisposable> _registrations = [];
 
@@ -23,11 +24,13 @@ internal sealed class OptionsReloadSubscription : IDisposable
     private readonly Lock _reloadSync = new();
 
     public OptionsReloadSubscription(
-        AgentConcurrencyLimiter limiter,
+        Action<AgentConcurrencyOptions> apply,
+        Action<string> refuse,
         IOptionsFactory<AgentConcurrencyOptions> factory,
         IEnumerable<IOptionsChangeTokenSource<AgentConcurrencyOptions>> sources)
     {
-        _limiter = limiter;
+        _apply = apply;
+        _refuse = refuse;
         _factory = factory;
         foreach (var source in sources)
         {
@@ -45,17 +48,17 @@ internal sealed class OptionsReloadSubscription : IDisposable
         using var scope = _reloadSync.EnterScope();
         try
         {
-            _limiter.UpdateOptions(_factory.Create(Options.DefaultName));
+            _apply(_factory.Create(Options.DefaultName));
         }
         catch (OptionsValidationException failure)
         {
-            _limiter.ReportRefusedOptions(string.Join(" ", failure.Failures));
+            _refuse(string.Join(" ", failure.Failures));
         }
 #pragma warning disable CA1031 // A reload runs on the configuration's thread: whatever goes wrong is reported, never thrown there.
         catch (Exception failure)
 #pragma warning restore CA1031
         {
-            _limiter.ReportRefusedOptions(failure.Message);
+            _refuse(failure.Message);
         }
     }
 

@@ -4,7 +4,7 @@ namespace AgentConcurrency.Internal;
 /// One active run. Records are pooled, so a slot identifies its run by this record plus <see cref="Version"/>, which is
 /// bumped on every release: a stale slot then compares unequal and does nothing.
 /// </summary>
-internal sealed class RunRecord(LimiterState owner)
+internal sealed class RunRecord(LimiterState owner) : ISlotSource
 {
     private long _version;
 
@@ -48,6 +48,26 @@ internal sealed class RunRecord(LimiterState owner)
 
     /// <summary>Next record in the state's free list while pooled.</summary>
     public RunRecord? NextFree { get; set; }
+
+    /// <inheritdoc/>
+    bool ISlotSource.IsHeld(long version) => IsVersion(version);
+
+    /// <inheritdoc/>
+    void ISlotSource.Release(long version, bool ran) => Owner.Release(this, version, ran);
+
+    /// <inheritdoc/>
+    ValueTask ISlotSource.ReleaseAsync(long version)
+    {
+        Owner.Release(this, version);
+        return default;
+    }
+
+    /// <inheritdoc/>
+    void ISlotSource.ReportOverload(long version) => Owner.ReportOverload(this, version);
+
+    /// <inheritdoc/>
+    /// <remarks>One process holds the count, so a run is never lost: only released.</remarks>
+    CancellationToken ISlotSource.LostToken(long version) => CancellationToken.None;
 
     public bool IsVersion(long version) => Volatile.Read(ref _version) == version;
 

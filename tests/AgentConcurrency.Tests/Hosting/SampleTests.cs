@@ -12,7 +12,7 @@ public class SampleTests
     [Fact]
     public async Task AgentHost_runs_the_configured_scenario_shows_queueing_and_a_timeout_and_stops_by_itself()
     {
-        using var sample = SampleProcess.Start("AgentHostDll");
+        using var sample = ChildProcess.Start("AgentHostDll");
 
         var exitCode = await sample.WaitForExitAsync(ProcessBound);
 
@@ -30,7 +30,7 @@ public class SampleTests
     [Fact]
     public async Task AgentApi_starts_queues_follows_cancels_and_shows_the_queue_over_http()
     {
-        using var sample = SampleProcess.Start("AgentApiDll", "--Port=0");
+        using var sample = ChildProcess.Start("AgentApiDll", "--Port=0");
         var line = await sample.WaitForLineAsync(l => l.StartsWith("AgentApi listening on ", StringComparison.Ordinal), ProcessBound);
         var address = new Uri(line["AgentApi listening on ".Length..].Trim());
         address.Host.Should().Be("127.0.0.1", "the sample binds to loopback only");
@@ -72,7 +72,7 @@ public class SampleTests
     [Fact]
     public async Task AgentApi_ask_endpoint_takes_the_agents_slots_through_aspnetcore_rate_limiting()
     {
-        using var sample = SampleProcess.Start("AgentApiDll", "--Port=0", "--AgentConcurrency:QueueLimit=1");
+        using var sample = ChildProcess.Start("AgentApiDll", "--Port=0", "--AgentConcurrency:QueueLimit=1");
         var line = await sample.WaitForLineAsync(l => l.StartsWith("AgentApi listening on ", StringComparison.Ordinal), ProcessBound);
         using var http = new HttpClient { BaseAddress = new Uri(line["AgentApi listening on ".Length..].Trim()), Timeout = ProcessBound };
 

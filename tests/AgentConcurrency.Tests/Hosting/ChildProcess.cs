@@ -4,15 +4,15 @@ using System.Text;
 
 namespace AgentConcurrency.Tests.Hosting;
 
-/// <summary>A sample started as its own process, as a user would start it, with its output captured line by line.</summary>
-internal sealed class SampleProcess : IDisposable
+/// <summary>A program started as its own process (a sample, as a user would start it, or a test host), with its output captured line by line.</summary>
+internal sealed class ChildProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly Lock _outputSync = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Found)> _watches = [];
 
-    private SampleProcess(string dllPath, IEnumerable<string> args)
+    private ChildProcess(string dllPath, IEnumerable<string> args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -46,12 +46,12 @@ internal sealed class SampleProcess : IDisposable
         }
     }
 
-    /// <summary>Starts the sample whose built dll the test assembly names under <paramref name="metadataKey"/>.</summary>
-    public static SampleProcess Start(string metadataKey, params string[] args)
+    /// <summary>Starts the program whose built dll the test assembly names under <paramref name="metadataKey"/>.</summary>
+    public static ChildProcess Start(string metadataKey, params string[] args)
     {
-        var dllPath = typeof(SampleProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == metadataKey).Value!;
+        var dllPath = typeof(ChildProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == metadataKey).Value!;
         File.Exists(dllPath).Should().BeTrue($"the sample is built before the tests ({dllPath})");
-        return new SampleProcess(Path.GetFullPath(dllPath), args);
+        return new ChildProcess(Path.GetFullPath(dllPath), args);
     }
 
     /// <summary>Waits for the first output line that <paramref name="match"/> accepts, bounded.</summary>

@@ -1,0 +1,86 @@
+using System.Diagnostics.CodeAnalysis;
+using AgentConcurrency.Internal;
+
+namespace AgentConcurrency.Redis.Internal;
+
+/// <summary>
+/// A run this process holds a slot of, as Redis knows it: its key and the grant that started it. Slots of the same run
+/// (joins) share one. Objects are never reused, so the slot's version is always 0.
+/// </summary>
+[SuppressMessage(
+    "Design", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The token source has no timer to free, and its token stays with the holder after the run ends.")]
+internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, string grant, string? sessionId, long generation) : ISlotSource
+{
+    private const int Held = 0;
+    private const int Released = 1;
+    private const int Lost = 2;
+
+    private readonly Lock _sync = new();
+    private int _state;
+    private CancellationTokenSource? _lost;
+
+    public string Key { get; } = key;
+
+    public string Grant { get; } = grant;
+
+    public string? SessionId { get; } = sessionId;
+
+    /// <summary>The heartbeat generation when its grant was asked for: a lapsed lease judges only runs asked for before it.</summary>
+    public long Generation { get; } = generation;
+
+    public bool IsHeld(long version) => Volatile.Read(ref _state) == Held;
+
+    public void Release(long version, bool ran)
+    {
+        if (Interlocked.CompareExchange(ref _state, Released, Held) == Held)
+        {
+            limiter.ReleaseInBackground(this);
+        }
+    }
+
+    public ValueTask ReleaseAsync(long version) =>
+        Interlocked.CompareExchange(ref _state, Released, Held) == Held ? limiter.ReleaseAsync(this) : default;
+
+    /// <summary>Adaptive limits are not kept in Redis: nothing learns from the report.</summary>
+    public void ReportOverload(long version)
+    {
+    }
+
+    public CancellationToken LostToken(long version)
+    {
+        lock (_sync)
+        {
+            if (_lost is null)
+            {
+                _lost = new CancellationTokenSource();
+                if (Volatile.Read(ref _state) == Lost)
+                {
+                    _lost.Cancel();
+                }
+            }
+
+            return _lost.Token;
+        }
+    }
+
+    /// <summary>The run ended without a slot of this process releasing it: the slot is no longer held, and says so.</summary>
+    /// <returns>Whether the run was held until now.</returns>
+    public bool MarkLost()
+    {
+        if (Interlocked.CompareExchange(ref _state, Lost, Held) != Held)
+        {
+            return false;
+        }
+
+        CancellationTokenSource? lost;
+        lock (_sync)
+        {
+            lost = _lost;
+        }
+
+        // Outside the lock: the holder's callbacks run here.
+        lost?.Cancel();
+        return true;
+    }
+}

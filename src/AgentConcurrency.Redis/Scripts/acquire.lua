@@ -1,0 +1,55 @@
+-- Grants a slot now, refuses, or queues the request. ARGV[6..]: agent, agent limit, session, run id, source, request
+-- id, mode ('try': never queue; 'reject': WhenFull = Reject; 'wait'), queue limit (-1: none), '1' for a zero timeout,
+-- priority key, priority, enqueue time (Unix ms). Empty strings stand for absent ids. A grant replies with the run's
+-- key, its grant, 1 if the request joined a run already active, and the run's session.
+local agent, limit, session, runId, source, id = ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local mode, queueLimit = ARGV[12], tonumber(ARGV[13])
+
+-- A caller error changes nothing, not even the agent's limit.
+local run, conflict = findRun(agent, session, runId)
+if conflict then return {'conflict', conflict} end
+
+local freed = renewLease()
+freed = reapExpired() or freed
+local previous = number(redis.call('HGET', LIMITS, agent))
+redis.call('HSET', LIMITS, agent, limit)
+if freed or limit > previous then scan() end
+
+-- Checked again: the scan may have started this run id since.
+run, conflict = findRun(agent, session, runId)
+if conflict then
+  forgetIfIdle(agent)
+  return {'conflict', conflict}
+end
+if run then return {'granted', 'r:' .. runId, run.g, 1, run.s} end
+
+local blocked = blocker(agent, limit, session, source)
+if not blocked then
+  local key = runId ~= '' and ('r:' .. runId) or ('a:' .. id)
+  startRun(key, agent, session, source, OWNER, id)
+  -- A waiter may be waiting to join this run id, or must learn that it is now taken.
+  if runId ~= '' and waitersWithRunId() > 0 then scan() end
+  return {'granted', key, id, 0, session}
+end
+
+if mode ~= 'wait' then
+  forgetIfIdle(agent)
+  return {'refused', blocked}
+end
+if queueLimit >= 0 and redis.call('ZCARD', agentQueue(agent)) >= queueLimit then
+  forgetIfIdle(agent)
+  return {'refused', 4}
+end
+if ARGV[14] == '1' then
+  forgetIfIdle(agent)
+  return {'refused', 5}
+end
+
+local member = ARGV[15] .. string.format('%016x', redis.call('INCR', SEQUENCE)) .. id
+redis.call('ZADD', QUEUE, 0, member)
+redis.call('ZADD', agentQueue(agent), 0, member)
+if runId ~= '' then redis.call('INCR', RUN_WAITERS) end
+redis.call('HSET', WAITERS, id, cjson.encode({
+  a = agent, l = limit, s = session, r = runId, src = source, o = OWNER, m = member, p = ARGV[16], t = ARGV[17], st = 'w'}))
+redis.call('SADD', ownerWaiters(OWNER), id)
+return {'queued', redis.call('ZRANK', agentQueue(agent), member) + 1}
