@@ -45,7 +45,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
     // Releases and queue exits whose command may not have reached Redis: retried after the next heartbeat that does, so
     // that a dropped connection leaks no permit. Each is idempotent (a release names the grant it ends).
-    private readonly ConcurrentQueue<(RedisScript Script, string Argument, string Grant)> _deferred = new();
+    private readonly ConcurrentQueue<(RedisScript Script, string First, string Second)> _deferred = new();
     private readonly SemaphoreSlim _heartbeatSync = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _heartbeats;
@@ -137,7 +137,6 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var settings = Settings;
         var id = NextId();
-        var generation = Volatile.Read(ref _generation);
         var reply = RunGrantingScript(
             () => _store.Run(RedisScript.Acquire, settings, AcquireArguments(agent, options, settings, id, "try", timeout: null)), id, options.RunId);
         if ((string?)reply[0] == "conflict")
@@ -146,7 +145,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         }
 
         var granted = (string?)reply[0] == "granted";
-        slot = granted ? Hold(agent.Id, reply, options, generation, TimeSpan.Zero) : default;
+        slot = granted ? Hold(agent.Id, reply, options, TimeSpan.Zero) : default;
         return granted;
     }
 
@@ -188,9 +187,12 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             return;
         }
 
-        _store.Run(RedisScript.Release, Settings, "r:" + runId, string.Empty);
-        var key = "r:" + runId;
-        LoseLocally(run => run.Key == key);
+        var reply = _store.Run(RedisScript.Release, Settings, "r:" + runId, string.Empty);
+        if ((int)reply[0] == 1)
+        {
+            // Only the grant it ended: a new run of the same id may have been granted here since.
+            LoseLocally("r:" + runId, (string)reply[1]!);
+        }
     }
 
     /// <inheritdoc/>
@@ -204,8 +206,11 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             return;
         }
 
-        _store.Run(RedisScript.EndSession, Settings, sessionId);
-        LoseLocally(run => run.SessionId == sessionId);
+        var ended = _store.Run(RedisScript.EndSession, Settings, sessionId);
+        for (var i = 0; i + 1 < ended.Length; i += 2)
+        {
+            LoseLocally((string)ended[i]!, (string)ended[i + 1]!);
+        }
     }
 
     /// <inheritdoc/>
@@ -258,18 +263,18 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         Interlocked.Exchange(ref _optionsSubscription, null)?.Dispose();
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _heartbeats.ConfigureAwait(false);
-        try
+        await RetireAsync().ConfigureAwait(false);
+        if (_ownsConnection)
         {
-            await _store.RunAsync(RedisScript.Retire, Settings).ConfigureAwait(false);
-            if (_ownsConnection)
+            try
             {
                 // Read once more so that GetStatus keeps working after the connection is gone.
                 Volatile.Write(ref _finalStatus, GetStatus());
             }
-        }
-        catch (ConcurrencyStoreUnavailableException failure)
-        {
-            RedisLimiterLog.RetireFailed(_logger, failure);
+            catch (ConcurrencyStoreUnavailableException)
+            {
+                // Then GetStatus throws it after disposal too.
+            }
         }
 
         foreach (var waiter in _waiters.Values)
@@ -277,10 +282,21 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             waiter.TryFail(new ObjectDisposedException(GetType().FullName));
         }
 
-        LoseLocally(static _ => true);
+        foreach (var run in _runs.Values)
+        {
+            LoseLocally(run.Key, run.Grant);
+        }
+
         if (_subscription is not null)
         {
-            await _store.Connection.GetSubscriber().UnsubscribeAsync(_store.WakeChannel).ConfigureAwait(false);
+            try
+            {
+                await _store.Connection.GetSubscriber().UnsubscribeAsync(_store.WakeChannel).ConfigureAwait(false);
+            }
+            catch (Exception failure) when (RedisStore.IsUnreachable(failure))
+            {
+                // The connection is going, or gone: so is the subscription.
+            }
         }
 
         if (_ownsConnection)
@@ -299,18 +315,9 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     internal async ValueTask ReleaseAsync(HeldRun run)
     {
         _runs.TryRemove(new KeyValuePair<(string, string), HeldRun>((run.Key, run.Grant), run));
-        if (IsDisposed)
+        if (!IsDisposed)
         {
-            return;
-        }
-
-        try
-        {
-            await _store.RunAsync(RedisScript.Release, Settings, run.Key, run.Grant).ConfigureAwait(false);
-        }
-        catch (ConcurrencyStoreUnavailableException failure)
-        {
-            Defer(RedisScript.Release, run.Key, run.Grant, failure);
+            await ReleaseQuietlyAsync(run.Key, run.Grant).ConfigureAwait(false);
         }
     }
 
@@ -368,8 +375,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         }
 
         var id = NextId();
-        var generation = Volatile.Read(ref _generation);
-        var waiter = new RedisWaiter(id, agent, options, _timeProvider.GetTimestamp(), generation);
+        var waiter = new RedisWaiter(id, agent, options, _timeProvider.GetTimestamp());
 
         // Known before its queue place exists: a heartbeat takes a queue place no local request knows for an orphan.
         _waiters[id] = waiter;
@@ -378,17 +384,24 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             var reply = await RunGrantingScriptAsync(
                 () => _store.RunAsync(RedisScript.Acquire, settings, AcquireArguments(agent, options, settings, id, mode, timeout)), id, options.RunId)
                 .ConfigureAwait(false);
+            if (IsDisposed)
+            {
+                // Disposal handed everything back before this grant or queue place was made: it must not outlive the limiter.
+                await RetireAsync().ConfigureAwait(false);
+                throw new ObjectDisposedException(GetType().FullName);
+            }
+
             switch ((string?)reply[0])
             {
                 case "granted":
-                    return Hold(agent.Id, reply, options, generation, TimeSpan.Zero);
+                    return Hold(agent.Id, reply, options, TimeSpan.Zero);
                 case "refused":
                     throw new ConcurrencyLimitExceededException((ConcurrencyErrorCode)(int)reply[1], agent.Id);
                 case "conflict":
                     throw new ArgumentException((string?)reply[1], nameof(options));
             }
 
-            waiter.Queued = true;
+            waiter.MarkQueued(Volatile.Read(ref _generation));
             return await WaitAsync(waiter, (int)reply[1], timeout, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -401,6 +414,21 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
     private async Task<AgentSlot> WaitAsync(RedisWaiter waiter, int position, TimeSpan? timeout, CancellationToken cancellationToken)
     {
+        // Started before the callback, as in process: the timeout counts from when the request was queued.
+        if (!TimeoutRules.IsInfinite(timeout))
+        {
+            waiter.Timer = _timeProvider.CreateTimer(
+                static state =>
+                {
+                    var (limiter, waiter) = ((RedisAgentConcurrencyLimiter, RedisWaiter))state!;
+                    _ = limiter.GiveUpAsync(
+                        waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, waiter.Agent.Id), keepGrant: true);
+                },
+                (this, waiter),
+                timeout!.Value,
+                Timeout.InfiniteTimeSpan);
+        }
+
         if (waiter.Options.OnQueued is { } onQueued)
         {
             try
@@ -411,10 +439,10 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             }
             catch (Exception callbackFailure)
             {
-                await GiveUpAsync(waiter, callbackFailure).ConfigureAwait(false);
-                if (waiter.Outcome.IsCompletedSuccessfully)
+                await GiveUpAsync(waiter, callbackFailure, keepGrant: false).ConfigureAwait(false);
+                if (waiter.Outcome.IsCompletedSuccessfully && !waiter.Joined)
                 {
-                    // Granted while the callback ran: the slot goes back, unused.
+                    // Granted while the callback ran: the slot goes back, unused (a joined run is someone else's).
                     await waiter.Outcome.Result.DisposeAsync().ConfigureAwait(false);
                 }
 
@@ -428,41 +456,37 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
                 static (state, token) =>
                 {
                     var (limiter, waiter) = ((RedisAgentConcurrencyLimiter, RedisWaiter))state!;
-                    _ = limiter.GiveUpAsync(waiter, new OperationCanceledException(token));
+                    _ = limiter.GiveUpAsync(waiter, new OperationCanceledException(token), keepGrant: false);
                 },
                 (this, waiter));
-        }
-
-        if (!TimeoutRules.IsInfinite(timeout))
-        {
-            waiter.Timer = _timeProvider.CreateTimer(
-                static state =>
-                {
-                    var (limiter, waiter) = ((RedisAgentConcurrencyLimiter, RedisWaiter))state!;
-                    _ = limiter.GiveUpAsync(
-                        waiter, new ConcurrencyLimitExceededException(ConcurrencyErrorCode.QueueTimeout, waiter.Agent.Id));
-                },
-                (this, waiter),
-                timeout!.Value,
-                Timeout.InfiniteTimeSpan);
         }
 
         return await waiter.Outcome.ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Takes a waiter out of the queue (a grant made to it meanwhile goes back), then fails it with
-    /// <paramref name="reason"/>. If its grant was claimed first, the waiter keeps its slot: the cancel came too late.
+    /// Takes a waiter out of the queue and fails it with <paramref name="reason"/>, unless its outcome was decided first:
+    /// a failure decided in Redis wins, and so does a grant when <paramref name="keepGrant"/> (a timeout, as in process);
+    /// otherwise a grant made meanwhile goes back. Never throws: it runs from callbacks.
     /// </summary>
-    private async Task GiveUpAsync(RedisWaiter waiter, Exception reason)
+    private async Task GiveUpAsync(RedisWaiter waiter, Exception reason, bool keepGrant)
     {
+        if (!waiter.StartLeaving())
+        {
+            return;
+        }
+
         try
         {
-            await _store.RunAsync(RedisScript.LeaveQueue, Settings, waiter.Id).ConfigureAwait(false);
+            var reply = await _store.RunAsync(RedisScript.LeaveQueue, Settings, waiter.Id, keepGrant ? "1" : "0").ConfigureAwait(false);
+            if (await CompleteAsync(waiter, reply).ConfigureAwait(false))
+            {
+                return;
+            }
         }
         catch (ConcurrencyStoreUnavailableException failure)
         {
-            Defer(RedisScript.LeaveQueue, waiter.Id, string.Empty, failure);
+            Defer(RedisScript.LeaveQueue, waiter.Id, "0", failure);
         }
         catch (ObjectDisposedException)
         {
@@ -480,7 +504,6 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     }
 
     /// <summary>Collects the outcome Redis recorded for one of this process's waiters, and completes the waiter with it.</summary>
-    [SuppressMessage("Usage", "CA2208:Instantiate argument exceptions correctly", Justification = "The waiter's caller passed the run id in its 'options' argument.")]
     private async Task ClaimAsync(string id)
     {
         _waiters.TryGetValue(id, out var waiter);
@@ -492,32 +515,13 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         try
         {
             var reply = await _store.RunAsync(RedisScript.Claim, Settings, id).ConfigureAwait(false);
-            switch ((string?)reply[0])
-            {
-                case "granted" when waiter is null:
-                    // Nobody here waits for it any more (an acquire that failed half-way): it goes back unless it is someone else's run.
-                    if ((int)reply[3] == 0)
-                    {
-                        await _store.RunAsync(RedisScript.Release, Settings, (string?)reply[1], (string?)reply[2]).ConfigureAwait(false);
-                    }
-
-                    break;
-                case "granted":
-                    var slot = Hold(waiter.Agent.Id, reply, waiter.Options, waiter.Generation, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
-                    if (!waiter.TryGrant(slot) && (int)reply[3] == 0)
-                    {
-                        // Cancelled or timed out first: the grant was never handed to the caller.
-                        await slot.DisposeAsync().ConfigureAwait(false);
-                    }
-
-                    break;
-                case "failed":
-                    var code = (int)reply[1];
-                    waiter?.TryFail(code >= 0
-                        ? new ConcurrencyLimitExceededException((ConcurrencyErrorCode)code, waiter.Agent.Id)
-                        : new ArgumentException((string?)reply[2], "options"));
-                    break;
-            }
+            await CompleteAsync(waiter, reply).ConfigureAwait(false);
+        }
+        catch (ConcurrencyStoreUnavailableException failure) when (failure.InnerException is not null)
+        {
+            // The claim may have taken the outcome without its reply coming back: undo whatever it was.
+            DeferUndo(id, waiter?.Options.RunId, failure);
+            waiter?.TryFail(failure);
         }
         finally
         {
@@ -525,6 +529,47 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             {
                 Interlocked.Decrement(ref waiter.ClaimsInFlight);
             }
+        }
+    }
+
+    /// <summary>
+    /// Completes a waiter with an outcome taken from Redis (claim.lua or leave-queue.lua); a grant nobody here can take any
+    /// more goes back, unless it joined someone else's run. Returns whether the reply carried an outcome.
+    /// </summary>
+    [SuppressMessage("Usage", "CA2208:Instantiate argument exceptions correctly", Justification = "The waiter's caller passed the run id in its 'options' argument.")]
+    private async Task<bool> CompleteAsync(RedisWaiter? waiter, RedisResult[] reply)
+    {
+        switch ((string?)reply[0])
+        {
+            case "granted":
+                var joined = (int)reply[3] == 1;
+                if (waiter is null)
+                {
+                    if (!joined)
+                    {
+                        await ReleaseQuietlyAsync((string)reply[1]!, (string)reply[2]!).ConfigureAwait(false);
+                    }
+
+                    return true;
+                }
+
+                waiter.MarkJoined(joined);
+                var slot = Hold(waiter.Agent.Id, reply, waiter.Options, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
+                if (!waiter.TryGrant(slot) && !joined)
+                {
+                    // Completed otherwise first (cancelled, disposed): the grant was never handed to the caller.
+                    await slot.DisposeAsync().ConfigureAwait(false);
+                }
+
+                return true;
+            case "failed":
+                var code = (int)reply[1];
+                waiter?.TryFail(code >= 0
+                    ? new ConcurrencyLimitExceededException((ConcurrencyErrorCode)code, waiter.Agent.Id)
+                    : new ArgumentException((string?)reply[2], "options"));
+                return true;
+            default:
+                return false;
         }
     }
 
@@ -536,7 +581,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         }
         catch (ConcurrencyStoreUnavailableException)
         {
-            // The outcome stays in Redis; the next heartbeat names it again.
+            // The outcome stays in Redis (the next heartbeat names it again), or the claim was undone.
         }
         catch (ObjectDisposedException)
         {
@@ -546,17 +591,16 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
     private Task EnsureSubscribedAsync()
     {
+        // One subscription for the instance, shared by every request; only a failed attempt is tried again.
         var subscription = Volatile.Read(ref _subscription);
-        if (subscription is { IsCompletedSuccessfully: true })
+        if (subscription is null || subscription.IsFaulted || subscription.IsCanceled)
         {
-            return subscription;
+            var attempt = _store.Connection.GetSubscriber().SubscribeAsync(
+                _store.WakeChannel, (channel, id) => _ = ClaimQuietlyAsync(id.ToString()));
+            subscription = Interlocked.CompareExchange(ref _subscription, attempt, subscription) == subscription ? attempt : Volatile.Read(ref _subscription)!;
         }
 
-        // One subscription for the instance; a failed attempt is retried by the next request.
-        var attempt = _store.Connection.GetSubscriber().SubscribeAsync(
-            _store.WakeChannel, (channel, id) => _ = ClaimQuietlyAsync(id.ToString()));
-        var started = Interlocked.CompareExchange(ref _subscription, attempt, subscription);
-        return started == subscription ? WrapSubscriptionFailure(attempt) : WrapSubscriptionFailure(started!);
+        return WrapSubscriptionFailure(subscription);
     }
 
     private static async Task WrapSubscriptionFailure(Task subscription)
@@ -597,7 +641,9 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         {
             await BeatCoreAsync().ConfigureAwait(false);
         }
-        catch (ConcurrencyStoreUnavailableException failure)
+#pragma warning disable CA1031 // The heartbeat must outlive any one failure: a loop that stopped would let every lease lapse.
+        catch (Exception failure)
+#pragma warning restore CA1031
         {
             RedisLimiterLog.HeartbeatFailed(_logger, failure, _leaseTtl);
             var renewed = Volatile.Read(ref _renewedTimestamp);
@@ -613,7 +659,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         await _heartbeatSync.WaitAsync().ConfigureAwait(false);
         try
         {
-            // Requests asked for before this generation reached Redis before this heartbeat (one connection keeps order).
+            // A queue place confirmed before this generation was made before this heartbeat ran in Redis.
             var generation = Interlocked.Increment(ref _generation);
             var held = _runs.Keys.ToArray();
             var args = new RedisValue[held.Length * 2];
@@ -675,7 +721,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             if (!_waiters.ContainsKey(waiterId))
             {
                 // A queue place no request here knows (its acquire failed after Redis ran it): it goes.
-                await _store.RunAsync(RedisScript.LeaveQueue, Settings, waiterId).ConfigureAwait(false);
+                await _store.RunAsync(RedisScript.LeaveQueue, Settings, waiterId, "0").ConfigureAwait(false);
             }
         }
 
@@ -687,7 +733,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
         foreach (var waiter in _waiters.Values)
         {
-            if (waiter.Queued && waiter.Generation < generation && Volatile.Read(ref waiter.ClaimsInFlight) == 0 && !inRedis.Contains(waiter.Id)
+            if (waiter.Queued && waiter.QueuedGeneration < generation && !waiter.Leaving && Volatile.Read(ref waiter.ClaimsInFlight) == 0 && !inRedis.Contains(waiter.Id)
                 && waiter.TryFail(new ConcurrencyStoreUnavailableException("The limiter's lease in Redis lapsed while the request waited; its queue place was lost.")))
             {
                 lost++;
@@ -718,7 +764,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         {
             if (waiter.Queued && waiter.TryFail(new ConcurrencyStoreUnavailableException("Redis could not be reached for a whole lease while the request waited.")))
             {
-                _deferred.Enqueue((RedisScript.LeaveQueue, waiter.Id, string.Empty));
+                _deferred.Enqueue((RedisScript.LeaveQueue, waiter.Id, "0"));
                 waiters++;
             }
         }
@@ -729,20 +775,43 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         }
     }
 
-    private void LoseLocally(Func<HeldRun, bool> which)
+    /// <summary>The run with this grant ended without a slot of this process releasing it: its slots here say so.</summary>
+    private void LoseLocally(string key, string grant)
     {
-        foreach (var run in _runs.Values)
+        if (_runs.TryRemove((key, grant), out var run))
         {
-            if (which(run) && _runs.TryRemove(new KeyValuePair<(string, string), HeldRun>((run.Key, run.Grant), run)))
-            {
-                run.MarkLost();
-            }
+            run.MarkLost();
         }
     }
 
-    private void Defer(RedisScript script, string argument, string grant, Exception failure)
+    private async Task ReleaseQuietlyAsync(string key, string grant)
     {
-        _deferred.Enqueue((script, argument, grant));
+        try
+        {
+            await _store.RunAsync(RedisScript.Release, Settings, key, grant).ConfigureAwait(false);
+        }
+        catch (ConcurrencyStoreUnavailableException failure)
+        {
+            Defer(RedisScript.Release, key, grant, failure);
+        }
+    }
+
+    /// <summary>Hands back everything this instance holds in Redis, and its lease; if Redis is away, the lease expires instead.</summary>
+    private async Task RetireAsync()
+    {
+        try
+        {
+            await _store.RunAsync(RedisScript.Retire, Settings).ConfigureAwait(false);
+        }
+        catch (ConcurrencyStoreUnavailableException failure)
+        {
+            RedisLimiterLog.RetireFailed(_logger, failure);
+        }
+    }
+
+    private void Defer(RedisScript script, string first, string second, Exception failure)
+    {
+        _deferred.Enqueue((script, first, second));
         RedisLimiterLog.CleanupDeferred(_logger, failure);
     }
 
@@ -753,7 +822,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         {
             try
             {
-                await _store.RunAsync(deferred.Script, Settings, deferred.Argument, deferred.Grant).ConfigureAwait(false);
+                await _store.RunAsync(deferred.Script, Settings, deferred.First, deferred.Second).ConfigureAwait(false);
             }
             catch (ConcurrencyStoreUnavailableException)
             {
@@ -795,7 +864,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
     private void DeferUndo(string id, string? runId, Exception failure)
     {
-        Defer(RedisScript.LeaveQueue, id, string.Empty, failure);
+        Defer(RedisScript.LeaveQueue, id, "0", failure);
         Defer(RedisScript.Release, "a:" + id, id, failure);
         if (runId is not null)
         {
@@ -803,15 +872,15 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         }
     }
 
-    private AgentSlot Hold(string agentId, RedisResult[] grant, AcquireOptions options, long generation, TimeSpan waitTime)
+    private AgentSlot Hold(string agentId, RedisResult[] grant, AcquireOptions options, TimeSpan waitTime)
     {
         var key = (string)grant[1]!;
         var grantId = (string)grant[2]!;
         var session = (string?)grant[4] is { Length: > 0 } runSession ? runSession : null;
         var run = _runs.GetOrAdd(
             (key, grantId),
-            static (held, state) => new HeldRun(state.Limiter, held.Key, held.Grant, state.Session, state.Generation),
-            (Limiter: this, Session: session, Generation: generation));
+            static (held, state) => new HeldRun(state.Limiter, held.Key, held.Grant, state.Session),
+            (Limiter: this, Session: session));
         return new AgentSlot(run, version: 0, agentId, session, options.RunId, waitTime);
     }
 

@@ -74,14 +74,25 @@ public static class AgentConcurrencyRedisBuilderExtensions
         var options = provider.GetRequiredService<IOptionsMonitor<AgentConcurrencyOptions>>().CurrentValue;
         var redisOptions = provider.GetRequiredService<IOptionsMonitor<RedisConcurrencyOptions>>().CurrentValue;
         var (connection, owned) = connect();
-        var limiter = new RedisAgentConcurrencyLimiter(
-            connection,
-            owned,
-            options,
-            redisOptions,
-            provider.GetService<TimeProvider>(),
-            provider.GetService<ILoggerFactory>(),
-            provider.GetServices<AgentDef>());
+        RedisAgentConcurrencyLimiter limiter;
+        try
+        {
+            limiter = new RedisAgentConcurrencyLimiter(
+                connection,
+                owned,
+                options,
+                redisOptions,
+                provider.GetService<TimeProvider>(),
+                provider.GetService<ILoggerFactory>(),
+                provider.GetServices<AgentDef>());
+        }
+        catch when (owned)
+        {
+            // Nobody else will close the connection opened for a limiter that never existed.
+            connection.Dispose();
+            throw;
+        }
+
         var subscription = new OptionsReloadSubscription(
             limiter.UpdateOptions,
             limiter.ReportRefusedOptions,

@@ -10,7 +10,7 @@ namespace AgentConcurrency.Redis.Internal;
 [SuppressMessage(
     "Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The token source has no timer to free, and its token stays with the holder after the run ends.")]
-internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, string grant, string? sessionId, long generation) : ISlotSource
+internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, string grant, string? sessionId) : ISlotSource
 {
     private const int Held = 0;
     private const int Released = 1;
@@ -25,9 +25,6 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, 
     public string Grant { get; } = grant;
 
     public string? SessionId { get; } = sessionId;
-
-    /// <summary>The heartbeat generation when its grant was asked for: a lapsed lease judges only runs asked for before it.</summary>
-    public long Generation { get; } = generation;
 
     public bool IsHeld(long version) => Volatile.Read(ref _state) == Held;
 
@@ -79,8 +76,9 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, 
             lost = _lost;
         }
 
-        // Outside the lock: the holder's callbacks run here.
-        lost?.Cancel();
+        // The token reads as cancelled at once; the holder's callbacks run on the thread pool, not in the limiter's
+        // heartbeat or release, and whatever they throw is theirs.
+        lost?.CancelAsync().ContinueWith(static task => _ = task.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         return true;
     }
 }

@@ -55,8 +55,12 @@ internal sealed class RedisStore(IConnectionMultiplexer connection, string keyPr
         }
     }
 
-    /// <summary>Whether an exception says the command may not have reached Redis, or its reply did not come back.</summary>
-    public static bool IsUnreachable(Exception failure) => failure is RedisConnectionException or RedisTimeoutException or ObjectDisposedException;
+    /// <summary>
+    /// Whether an exception says Redis did not serve the command: it may not have reached Redis, its reply did not come
+    /// back, or Redis refused it (loading, read-only after a failover, busy).
+    /// </summary>
+    public static bool IsUnreachable(Exception failure) =>
+        failure is RedisConnectionException or RedisTimeoutException or RedisServerException or ObjectDisposedException;
 
     private void ThrowIfDisconnected()
     {
@@ -68,7 +72,7 @@ internal sealed class RedisStore(IConnectionMultiplexer connection, string keyPr
     }
 
     private static ConcurrencyStoreUnavailableException Unavailable(Exception failure) =>
-        new($"Redis could not be reached: {failure.Message}", failure);
+        new($"Redis could not serve the request: {failure.Message}", failure);
 
     /// <summary>Every script's first arguments: the caller's global limits, its owner id and its lease TTL (common.lua).</summary>
     private RedisValue[] WithCaller(LimiterSettings settings, RedisValue[] args)

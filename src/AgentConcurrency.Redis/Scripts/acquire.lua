@@ -5,15 +5,19 @@
 local agent, limit, session, runId, source, id = ARGV[6], tonumber(ARGV[7]), ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local mode, queueLimit = ARGV[12], tonumber(ARGV[13])
 
--- A caller error changes nothing, not even the agent's limit.
-local run, conflict = findRun(agent, session, runId)
-if conflict then return {'conflict', conflict} end
-
 local freed = renewLease()
 freed = reapExpired() or freed
+
+-- A caller error changes nothing, not even the agent's limit.
+local run, conflict = findRun(agent, session, runId)
+if conflict then
+  if freed then scan() end
+  return {'conflict', conflict}
+end
+
 local previous = number(redis.call('HGET', LIMITS, agent))
 redis.call('HSET', LIMITS, agent, limit)
-if freed or limit > previous then scan() end
+if freed or (limit > previous and redis.call('EXISTS', agentQueue(agent)) == 1) then scan() end
 
 -- Checked again: the scan may have started this run id since.
 run, conflict = findRun(agent, session, runId)

@@ -7,7 +7,7 @@ local RUNS = P .. 'runs'              -- hash: run key -> {a = agent ('' for non
 local ACTIVE = P .. 'active'          -- hash: agent -> its active runs
 local LIMITS = P .. 'limits'          -- hash: agent -> its limit, as the last instance to ask for it set it
 local SOURCES = P .. 'sources'        -- hash: source -> its active runs
-local SESSIONS = P .. 'sessions'      -- hash: active session -> the owner that pinned it, '' when only its runs keep it
+local SESSIONS = P .. 'sessions'      -- hash: active session -> 'pinned' while an instance pins it, '' when only its runs keep it
 local QUEUE = P .. 'queue'            -- sorted set, all scores 0, in serving order: priority key .. sequence .. waiter id
 local WAITERS = P .. 'waiters'        -- hash: waiter id -> {a, l = limit, s, r = run id, src, o, m = member, t, p, st, ...}
 local OWNERS = P .. 'owners'          -- set: instances that may hold anything; each holds it under its lease key
@@ -22,6 +22,7 @@ local function ownerRuns(owner) return P .. 'owner:' .. owner .. ':runs' end
 local function ownerWaiters(owner) return P .. 'owner:' .. owner .. ':waiters' end
 local function ownerSessions(owner) return P .. 'owner:' .. owner .. ':sessions' end
 local function sessionRuns(session) return P .. 'session:' .. session .. ':runs' end
+local function sessionPinners(session) return P .. 'session:' .. session .. ':pinners' end
 local function agentQueue(agent) return P .. 'agentqueue:' .. agent end
 
 local function number(value) return tonumber(value or 0) or 0 end
@@ -98,15 +99,17 @@ local function endRun(key)
   return true
 end
 
+-- One instance lets go of a session pin; the session stays pinned while another instance pins it too.
 local function unpin(session, owner)
-  if redis.call('HGET', SESSIONS, session) == owner then
+  redis.call('SREM', sessionPinners(session), owner)
+  redis.call('SREM', ownerSessions(owner), session)
+  if redis.call('EXISTS', sessionPinners(session)) == 0 and redis.call('HGET', SESSIONS, session) == 'pinned' then
     if redis.call('SCARD', sessionRuns(session)) == 0 then
       redis.call('HDEL', SESSIONS, session)
     else
       redis.call('HSET', SESSIONS, session, '')
     end
   end
-  redis.call('SREM', ownerSessions(owner), session)
 end
 
 -- Takes a waiter out of the serving order; its record stays until its owner claims the outcome.
@@ -191,9 +194,9 @@ end
 -- Renews the caller's lease before it is given anything to hold. A lease that had lapsed voids whatever was left under
 -- it first (its holders learn so from the heartbeat); returns true then, so that the caller scans for what that freed.
 local function renewLease()
-  local lapsed = redis.call('EXISTS', leaseKey(OWNER)) == 0
-  if lapsed then reap(OWNER) end
+  if redis.call('PEXPIRE', leaseKey(OWNER), LEASE_TTL) == 1 then return false end
+  reap(OWNER)
   redis.call('SET', leaseKey(OWNER), '1', 'PX', LEASE_TTL)
   redis.call('SADD', OWNERS, OWNER)
-  return lapsed
+  return true
 end

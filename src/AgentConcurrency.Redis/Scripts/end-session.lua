@@ -1,4 +1,5 @@
--- Fails the session's queued requests (SessionReleased), then ends its runs and its pin. ARGV[6]: session.
+-- Fails the session's queued requests (SessionReleased), then ends its runs and its pins. ARGV[6]: session. Replies
+-- with the key and grant of every run it ended.
 local session = ARGV[6]
 reapExpired()
 -- Its waiters go first, so that none of them is granted the capacity the session's runs give back.
@@ -11,12 +12,21 @@ for _, member in ipairs(redis.call('ZRANGEBYLEX', QUEUE, '-', '+')) do
     settle(id, waiter)
   end
 end
-local pinnedBy = redis.call('HGET', SESSIONS, session)
-if pinnedBy then
-  for _, key in ipairs(redis.call('SMEMBERS', sessionRuns(session))) do endRun(key) end
-  if pinnedBy ~= '' then redis.call('SREM', ownerSessions(pinnedBy), session) end
+local ended = {}
+if redis.call('HEXISTS', SESSIONS, session) == 1 then
+  for _, key in ipairs(redis.call('SMEMBERS', sessionRuns(session))) do
+    local raw = redis.call('HGET', RUNS, key)
+    if raw then
+      table.insert(ended, key)
+      table.insert(ended, cjson.decode(raw).g)
+      endRun(key)
+    end
+  end
+  for _, owner in ipairs(redis.call('SMEMBERS', sessionPinners(session))) do
+    redis.call('SREM', ownerSessions(owner), session)
+  end
   redis.call('HDEL', SESSIONS, session)
-  redis.call('DEL', sessionRuns(session))
+  redis.call('DEL', sessionRuns(session), sessionPinners(session))
 end
 scan()
-return {1}
+return ended

@@ -2,12 +2,10 @@
 local session = ARGV[6]
 local freed = renewLease()
 if reapExpired() or freed then scan() end
-local pinnedBy = redis.call('HGET', SESSIONS, session)
-if not pinnedBy then
-  if maxSessions >= 0 and redis.call('HLEN', SESSIONS) >= maxSessions then return {'refused', 1} end
-elseif pinnedBy ~= '' and pinnedBy ~= OWNER then
-  redis.call('SREM', ownerSessions(pinnedBy), session)
+if redis.call('HEXISTS', SESSIONS, session) == 0 and maxSessions >= 0 and redis.call('HLEN', SESSIONS) >= maxSessions then
+  return {'refused', 1}
 end
-redis.call('HSET', SESSIONS, session, OWNER)
+redis.call('HSET', SESSIONS, session, 'pinned')
+redis.call('SADD', sessionPinners(session), OWNER)
 redis.call('SADD', ownerSessions(OWNER), session)
 return {'ok'}

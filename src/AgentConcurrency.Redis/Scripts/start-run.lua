@@ -1,5 +1,7 @@
 -- Takes a run slot with no agent for the calling instance. ARGV[6..]: session, run id, grant.
 local session, runId = ARGV[6], ARGV[7]
+local freed = renewLease()
+if reapExpired() or freed then scan() end
 local raw = redis.call('HGET', RUNS, 'r:' .. runId)
 if raw then
   local run = cjson.decode(raw)
@@ -9,8 +11,6 @@ if raw then
   end
   return {'ok'}
 end
-local freed = renewLease()
-if reapExpired() or freed then scan() end
 if maxSessions >= 0 and redis.call('HEXISTS', SESSIONS, session) == 0 and redis.call('HLEN', SESSIONS) >= maxSessions then
   return {'refused', 1}
 end

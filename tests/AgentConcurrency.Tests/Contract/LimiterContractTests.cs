@@ -118,6 +118,22 @@ public abstract class LimiterContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task A_throwing_queue_callback_takes_the_request_out_of_the_queue_and_reaches_the_caller()
+    {
+        var limiter = NewLimiter();
+        var holder = await limiter.AcquireAsync(Solo);
+        var broken = new InvalidOperationException("callback failed");
+
+        var thrown = await FluentActions.Awaiting(() => limiter.AcquireAsync(Solo, new AcquireOptions { OnQueued = _ => throw broken }).AsTask().WaitAsync(Bound))
+            .Should().ThrowAsync<InvalidOperationException>();
+
+        thrown.Which.Should().BeSameAs(broken);
+        limiter.GetStatus().QueuedRequests.Should().Be(0);
+        await holder.DisposeAsync();
+        limiter.GetStatus().ActiveRuns.Should().Be(0, "the request that left must not be granted the freed slot");
+    }
+
+    [SkippableFact]
     public async Task Reject_mode_refuses_at_once_with_the_limit_that_blocked()
     {
         var limiter = NewLimiter(options => options.WhenFull = QueueFullMode.Reject);

@@ -187,6 +187,21 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         slot.IsHeld.Should().BeFalse();
     }
 
+    [SkippableFact]
+    public async Task A_session_pinned_by_two_instances_stays_pinned_while_either_holds_it()
+    {
+        var first = _fixture.NewInstance();
+        var second = _fixture.NewInstance();
+        first.TryAcquireSessionSlot("s1").Succeeded.Should().BeTrue();
+        second.TryAcquireSessionSlot("s1").Succeeded.Should().BeTrue();
+
+        await second.DisposeAsync();
+
+        first.GetStatus().ActiveSessions.Should().Be(1, "the first instance still pins the session");
+        await first.DisposeAsync();
+        _fixture.NewInstance().GetStatus().ActiveSessions.Should().Be(0);
+    }
+
     private static async Task<Task<AgentSlot>> EnqueueAsync(RedisAgentConcurrencyLimiter limiter, AgentDef agent, string runId, int priority = 0)
     {
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
