@@ -6,17 +6,20 @@ local agent, limit, session, runId, source, id = ARGV[6], tonumber(ARGV[7]), ARG
 local mode, queueLimit = ARGV[12], tonumber(ARGV[13])
 
 local freed = renewLease()
-freed = reapExpired() or freed
 
--- A caller error changes nothing, not even the agent's limit.
+-- A caller error changes nothing, not even the agent's limit; a run of an expired instance is no conflict.
 local run, conflict = findRun(agent, session, runId)
+if conflict and reapExpired() then
+  freed = true
+  run, conflict = findRun(agent, session, runId)
+end
 if conflict then
   if freed then scan() end
   return {'conflict', conflict}
 end
 
 local previous = number(redis.call('HGET', LIMITS, agent))
-redis.call('HSET', LIMITS, agent, limit)
+if limit ~= previous then redis.call('HSET', LIMITS, agent, limit) end
 if freed or (limit > previous and redis.call('EXISTS', agentQueue(agent)) == 1) then scan() end
 
 -- Checked again: the scan may have started this run id since.
@@ -28,6 +31,14 @@ end
 if run then return {'granted', 'r:' .. runId, run.g, 1, run.s} end
 
 local blocked = blocker(agent, limit, session, source)
+-- Expired instances are reaped by every heartbeat; a request that would have to wait or be refused reaps them now, so
+-- that it is not held back by slots that nobody holds any more.
+if blocked and reapExpired() then
+  scan()
+  run = findRun(agent, session, runId)
+  if run then return {'granted', 'r:' .. runId, run.g, 1, run.s} end
+  blocked = blocker(agent, limit, session, source)
+end
 if not blocked then
   local key = runId ~= '' and ('r:' .. runId) or ('a:' .. id)
   startRun(key, agent, session, source, OWNER, id)

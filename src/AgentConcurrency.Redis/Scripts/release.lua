@@ -1,11 +1,10 @@
 -- Ends a run. ARGV[6]: the run key; ARGV[7]: the grant it must still carry, '' for whichever grant it has (release by
 -- id). Replies with 1 and the grant it ended, or 0.
-local freed = reapExpired()
 local raw = redis.call('HGET', RUNS, ARGV[6])
 local released, grant = false, ''
 if raw then
   grant = cjson.decode(raw).g
   if ARGV[7] == '' or grant == ARGV[7] then released = endRun(ARGV[6]) end
 end
-if released or freed then scan() end
+if released then scan() end
 return {released and 1 or 0, grant}
