@@ -1,5 +1,6 @@
-using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using AgentConcurrency.Internal;
 using AgentConcurrency.Redis.Internal;
@@ -37,6 +38,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     private readonly bool _ownsConnection;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly LimiterTelemetry _telemetry;
     private readonly TimeSpan _leaseTtl;
     private readonly TimeSpan _safetyPollInterval;
     private readonly IReadOnlyList<AgentDef> _knownAgents;
@@ -63,7 +65,11 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     /// <param name="options">The limits; the same on every instance that shares the key prefix. <see langword="null"/> for the defaults.</param>
     /// <param name="redisOptions">The key prefix and lease; <see langword="null"/> for the defaults.</param>
     /// <param name="timeProvider">The clock for queue timeouts, wait times and the lease's heartbeat; <see cref="TimeProvider.System"/> when null.</param>
-    /// <param name="loggerFactory">Where lease and connection trouble is logged; nowhere when null.</param>
+    /// <param name="loggerFactory">Where requests, and lease and connection trouble, are logged; nowhere when null.</param>
+    /// <param name="meterFactory">
+    /// Creates the <c>AgentConcurrency</c> meter; a meter of the limiter's own when null. This process's requests and slots
+    /// are measured, as the in-process limiter measures its own: summed over the processes, they are the shared totals.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="connection"/> is null.</exception>
     /// <exception cref="ArgumentException">An option breaks its rule, or <see cref="AgentConcurrencyOptions.AdaptiveLimits"/> is set; the message names it.</exception>
     public RedisAgentConcurrencyLimiter(
@@ -71,8 +77,9 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         AgentConcurrencyOptions? options = null,
         RedisConcurrencyOptions? redisOptions = null,
         TimeProvider? timeProvider = null,
-        ILoggerFactory? loggerFactory = null)
-        : this(connection, ownsConnection: false, options, redisOptions, timeProvider, loggerFactory, knownAgents: [])
+        ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null)
+        : this(connection, ownsConnection: false, options, redisOptions, timeProvider, loggerFactory, meterFactory, knownAgents: [])
     {
     }
 
@@ -83,6 +90,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         RedisConcurrencyOptions? redisOptions,
         TimeProvider? timeProvider,
         ILoggerFactory? loggerFactory,
+        IMeterFactory? meterFactory,
         IEnumerable<AgentDef> knownAgents)
     {
         ArgumentNullException.ThrowIfNull(connection);
@@ -102,6 +110,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         _ownsConnection = ownsConnection;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = loggerFactory?.CreateLogger<RedisAgentConcurrencyLimiter>() ?? NullLogger<RedisAgentConcurrencyLimiter>.Instance;
+        _telemetry = new LimiterTelemetry(loggerFactory, meterFactory, _timeProvider);
         _heartbeats = Task.Run(BeatUntilStoppedAsync);
     }
 
@@ -122,9 +131,13 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         ArgumentNullException.ThrowIfNull(options);
         AcquireRequestRules.ThrowIfInvalid(options);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        return cancellationToken.IsCancellationRequested
-            ? ValueTask.FromCanceled<AgentSlot>(cancellationToken)
-            : new ValueTask<AgentSlot>(AcquireCoreAsync(agent, options, cancellationToken));
+        if (cancellationToken.IsCancellationRequested)
+        {
+            _telemetry.CanceledAtOnce(agent.Id);
+            return ValueTask.FromCanceled<AgentSlot>(cancellationToken);
+        }
+
+        return new ValueTask<AgentSlot>(AcquireCoreAsync(agent, options, cancellationToken));
     }
 
     /// <inheritdoc/>
@@ -144,9 +157,16 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             throw new ArgumentException((string?)reply[1], nameof(options));
         }
 
-        var granted = (string?)reply[0] == "granted";
-        slot = granted ? Hold(agent.Id, reply, options, TimeSpan.Zero) : default;
-        return granted;
+        if ((string?)reply[0] == "granted")
+        {
+            _telemetry.Acquired(agent.Id);
+            slot = Hold(agent.Id, reply, options, TimeSpan.Zero);
+            return true;
+        }
+
+        _telemetry.RefusedAtOnce(agent.Id, (ConcurrencyErrorCode)(int)reply[1]);
+        slot = default;
+        return false;
     }
 
     /// <inheritdoc/>
@@ -306,6 +326,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
         _heartbeatSync.Dispose();
         _stopping.Dispose();
+        _telemetry.Dispose();
     }
 
     /// <summary>Releases a run a slot of this process held; the slot already reads as released.</summary>
@@ -394,15 +415,30 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             switch ((string?)reply[0])
             {
                 case "granted":
+                    _telemetry.Acquired(agent.Id);
                     return Hold(agent.Id, reply, options, TimeSpan.Zero);
                 case "refused":
-                    throw new ConcurrencyLimitExceededException((ConcurrencyErrorCode)(int)reply[1], agent.Id);
+                    var code = (ConcurrencyErrorCode)(int)reply[1];
+                    _telemetry.RefusedAtOnce(agent.Id, code);
+                    throw new ConcurrencyLimitExceededException(code, agent.Id);
                 case "conflict":
                     throw new ArgumentException((string?)reply[1], nameof(options));
             }
 
             waiter.MarkQueued(Volatile.Read(ref _generation));
-            return await WaitAsync(waiter, (int)reply[1], timeout, cancellationToken).ConfigureAwait(false);
+            var position = (int)reply[1];
+            var wait = _telemetry.Queued(agent.Id, position);
+            try
+            {
+                var slot = await WaitAsync(waiter, position, timeout, cancellationToken).ConfigureAwait(false);
+                _telemetry.WaitEnded(agent.Id, wait, slot.WaitTime, RequestResult.Acquired, errorCode: null);
+                return slot;
+            }
+            catch (Exception failure)
+            {
+                _telemetry.WaitEnded(agent.Id, wait, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp), failure);
+                throw;
+            }
         }
         finally
         {
@@ -876,12 +912,38 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     {
         var key = (string)grant[1]!;
         var grantId = (string)grant[2]!;
+        var joined = (int)grant[3] == 1;
         var session = (string?)grant[4] is { Length: > 0 } runSession ? runSession : null;
-        var run = _runs.GetOrAdd(
-            (key, grantId),
-            static (held, state) => new HeldRun(state.Limiter, held.Key, held.Grant, state.Session),
-            (Limiter: this, Session: session));
+        var run = new HeldRun(this, agentId, key, grantId, session);
+        if (_runs.TryAdd((key, grantId), run))
+        {
+            if (!joined)
+            {
+                // Measured as the in-process limiter measures a run: by the process that started it, once.
+                run.Counted = _telemetry.CountsSlots;
+                run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
+                if (run.Counted)
+                {
+                    _telemetry.Publish(new GateEvent(GateEventKind.RunStarted, agentId, 0, Active: 1, Limit: 0));
+                }
+            }
+        }
+        else
+        {
+            // A run this process already holds a slot of: slots of one run share its state.
+            run = _runs[(key, grantId)];
+        }
+
         return new AgentSlot(run, version: 0, agentId, session, options.RunId, waitTime);
+    }
+
+    /// <summary>A run this process started ended (released, or lost): its slot stops counting, and its time is recorded.</summary>
+    internal void RunEnded(HeldRun run)
+    {
+        if (run.Counted || run.StartedTimestamp != 0)
+        {
+            _telemetry.Publish(new GateEvent(GateEventKind.RunEnded, run.AgentId, run.StartedTimestamp, Active: run.Counted ? 1 : 0, Limit: 0));
+        }
     }
 
     private string NextId() => _store.Owner + ":" + Interlocked.Increment(ref _requests).ToString("x", CultureInfo.InvariantCulture);

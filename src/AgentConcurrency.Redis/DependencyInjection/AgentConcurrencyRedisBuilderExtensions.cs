@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AgentConcurrency;
 using AgentConcurrency.Internal;
 using AgentConcurrency.Redis;
@@ -84,6 +85,7 @@ public static class AgentConcurrencyRedisBuilderExtensions
                 redisOptions,
                 provider.GetService<TimeProvider>(),
                 provider.GetService<ILoggerFactory>(),
+                provider.GetService<IMeterFactory>(),
                 provider.GetServices<AgentDef>());
         }
         catch when (owned)

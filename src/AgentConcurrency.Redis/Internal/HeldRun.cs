@@ -10,7 +10,7 @@ namespace AgentConcurrency.Redis.Internal;
 [SuppressMessage(
     "Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The token source has no timer to free, and its token stays with the holder after the run ends.")]
-internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, string grant, string? sessionId) : ISlotSource
+internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agentId, string key, string grant, string? sessionId) : ISlotSource
 {
     private const int Held = 0;
     private const int Released = 1;
@@ -20,11 +20,19 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, 
     private int _state;
     private CancellationTokenSource? _lost;
 
+    public string AgentId { get; } = agentId;
+
     public string Key { get; } = key;
 
     public string Grant { get; } = grant;
 
     public string? SessionId { get; } = sessionId;
+
+    /// <summary>Gets or sets whether its start was counted in <c>agent_concurrency.active_slots</c> (a run this process started).</summary>
+    public bool Counted { get; set; }
+
+    /// <summary>Gets or sets when it started, for <c>agent_concurrency.slot.duration</c>; 0 when not timed.</summary>
+    public long StartedTimestamp { get; set; }
 
     public bool IsHeld(long version) => Volatile.Read(ref _state) == Held;
 
@@ -32,12 +40,21 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, 
     {
         if (Interlocked.CompareExchange(ref _state, Released, Held) == Held)
         {
+            limiter.RunEnded(this);
             limiter.ReleaseInBackground(this);
         }
     }
 
-    public ValueTask ReleaseAsync(long version) =>
-        Interlocked.CompareExchange(ref _state, Released, Held) == Held ? limiter.ReleaseAsync(this) : default;
+    public ValueTask ReleaseAsync(long version)
+    {
+        if (Interlocked.CompareExchange(ref _state, Released, Held) != Held)
+        {
+            return default;
+        }
+
+        limiter.RunEnded(this);
+        return limiter.ReleaseAsync(this);
+    }
 
     /// <summary>Adaptive limits are not kept in Redis: nothing learns from the report.</summary>
     public void ReportOverload(long version)
@@ -70,6 +87,7 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string key, 
             return false;
         }
 
+        limiter.RunEnded(this);
         CancellationTokenSource? lost;
         lock (_sync)
         {
