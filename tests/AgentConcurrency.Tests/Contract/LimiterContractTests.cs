@@ -147,6 +147,48 @@ public abstract class LimiterContractTests : IAsyncLifetime
     }
 
     [SkippableFact]
+    public async Task Reject_mode_names_the_global_limit_when_that_is_what_is_full()
+    {
+        var limiter = NewLimiter(options =>
+        {
+            options.WhenFull = QueueFullMode.Reject;
+            options.MaxParallelRuns = 1;
+        });
+        await using var holder = await limiter.AcquireAsync(Solo);
+
+        var refusal = await FluentActions.Awaiting(() => limiter.AcquireAsync(Coder).AsTask()).Should().ThrowAsync<ConcurrencyLimitExceededException>();
+
+        refusal.Which.ErrorCode.Should().Be(ConcurrencyErrorCode.MaxRunsExceeded);
+    }
+
+    [SkippableFact]
+    public async Task A_waiter_held_back_by_its_source_does_not_hold_back_another_source()
+    {
+        var limiter = NewLimiter(options => options.MaxConcurrencyPerSource = 1);
+        await using var alice = await limiter.AcquireAsync(Coder, new AcquireOptions { Source = "alice" });
+        var aliceAgain = await EnqueueAsync(limiter, Coder, new AcquireOptions { Source = "alice" });
+
+        await using var bob = await limiter.AcquireAsync(Coder, new AcquireOptions { Source = "bob" }).AsTask().WaitAsync(Bound);
+
+        bob.IsHeld.Should().BeTrue();
+        aliceAgain.IsCompleted.Should().BeFalse();
+    }
+
+    [SkippableFact]
+    public async Task A_waiter_learns_at_once_when_its_run_id_is_taken_by_a_run_it_cannot_join()
+    {
+        var limiter = NewLimiter();
+        await using var holder = await limiter.AcquireAsync(Solo);
+        var waiting = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "r9" });
+
+        limiter.TryAcquireRunSlot("s1", "r9").Succeeded.Should().BeTrue();
+
+        var thrown = await FluentActions.Awaiting(() => waiting.WaitAsync(Bound)).Should().ThrowAsync<ArgumentException>();
+        thrown.Which.ParamName.Should().Be("options");
+        thrown.Which.Message.Should().Contain("r9");
+    }
+
+    [SkippableFact]
     public async Task A_full_queue_refuses_with_QueueFull()
     {
         var limiter = NewLimiter(options => options.QueueLimit = 1);
