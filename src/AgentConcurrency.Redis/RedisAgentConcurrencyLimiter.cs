@@ -152,6 +152,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         var id = NextId();
         var reply = RunGrantingScript(
             () => _store.Run(RedisScript.Acquire, settings, AcquireArguments(agent, options, settings, id, "try", timeout: null)), id, options.RunId);
+        ThrowIfDisposedMeanwhile();
         if ((string?)reply[0] == "conflict")
         {
             throw new ArgumentException((string?)reply[1], nameof(options));
@@ -188,6 +189,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var id = NextId();
         var reply = RunGrantingScript(() => _store.Run(RedisScript.StartRun, Settings, sessionId, runId, id), id, runId);
+        ThrowIfDisposedMeanwhile();
         return (string?)reply[0] switch
         {
             "ok" => SlotResult.Success,
@@ -360,6 +362,9 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         }
     }
 
+    /// <summary>The id this instance holds its lease and everything it was granted under (the tests end a lease by it).</summary>
+    internal string OwnerId => _store.Owner;
+
     /// <summary>The lease TTL: a renewal older than this means the slots may already be lost.</summary>
     internal TimeSpan LeaseTtl => _leaseTtl;
 
@@ -371,6 +376,19 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
 
     /// <summary>Runs one heartbeat now: the tests use it to take effect of an expired lease without waiting a period.</summary>
     internal Task BeatAsync() => BeatCoreAsync();
+
+    /// <summary>
+    /// Disposal handed everything back while a call was at Redis, and the call's own script then renewed the lease and
+    /// took something: hand that back too, so that nothing outlives the limiter, and fail the call as disposal does.
+    /// </summary>
+    private void ThrowIfDisposedMeanwhile()
+    {
+        if (IsDisposed)
+        {
+            RetireAsync().GetAwaiter().GetResult();
+            throw new ObjectDisposedException(GetType().FullName);
+        }
+    }
 
     private static LimiterSettings SettingsFrom(AgentConcurrencyOptions options)
     {
@@ -476,7 +494,10 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             catch (Exception callbackFailure)
             {
                 await GiveUpAsync(waiter, callbackFailure, keepGrant: false).ConfigureAwait(false);
-                if (waiter.Outcome.IsCompletedSuccessfully && !waiter.Joined)
+
+                // A timeout may have been leaving the queue meanwhile, and kept a grant: the callback's failure is what the
+                // caller sees, and a grant that arrives later goes back when it finds the request failed.
+                if (!waiter.TryFail(callbackFailure) && waiter.Outcome.IsCompletedSuccessfully && !waiter.Joined)
                 {
                     // Granted while the callback ran: the slot goes back, unused (a joined run is someone else's).
                     await waiter.Outcome.Result.DisposeAsync().ConfigureAwait(false);
@@ -512,30 +533,32 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             return;
         }
 
+        var decided = false;
         try
         {
             var reply = await _store.RunAsync(RedisScript.LeaveQueue, Settings, waiter.Id, keepGrant ? "1" : "0").ConfigureAwait(false);
-            if (await CompleteAsync(waiter, reply).ConfigureAwait(false))
-            {
-                return;
-            }
+            decided = await CompleteAsync(waiter, reply).ConfigureAwait(false);
+        }
+        catch (ConcurrencyStoreUnavailableException failure) when (failure.InnerException is not null)
+        {
+            // The exit may have run, and taken a grant, without its reply coming back: undo whatever it was.
+            DeferUndo(waiter.Id, waiter.Options.RunId, failure);
         }
         catch (ConcurrencyStoreUnavailableException failure)
         {
             Defer(RedisScript.LeaveQueue, waiter.Id, "0", failure);
         }
-        catch (ObjectDisposedException)
+        finally
         {
-            // Disposal fails the waiter itself.
-        }
-
-        if (reason is OperationCanceledException canceled)
-        {
-            waiter.TryCancel(canceled.CancellationToken);
-        }
-        else
-        {
-            waiter.TryFail(reason);
+            // Whatever happened above, the caller is answered.
+            if (!decided && reason is OperationCanceledException canceled)
+            {
+                waiter.TryCancel(canceled.CancellationToken);
+            }
+            else if (!decided)
+            {
+                waiter.TryFail(reason);
+            }
         }
     }
 
@@ -619,9 +642,11 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         {
             // The outcome stays in Redis (the next heartbeat names it again), or the claim was undone.
         }
-        catch (ObjectDisposedException)
+#pragma warning disable CA1031 // It runs from a pub/sub callback: nobody would observe the exception, so it is logged.
+        catch (Exception failure)
+#pragma warning restore CA1031
         {
-            // Disposed meanwhile: disposal completes the waiters.
+            RedisLimiterLog.ClaimFailed(_logger, failure, id);
         }
     }
 
@@ -856,6 +881,12 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         var count = _deferred.Count;
         while (count-- > 0 && _deferred.TryDequeue(out var deferred))
         {
+            if (deferred.Script == RedisScript.Release && _runs.ContainsKey((deferred.First, deferred.Second)))
+            {
+                // The grant reached its caller after all (another claim of it succeeded): it is a slot, not debris.
+                continue;
+            }
+
             try
             {
                 await _store.RunAsync(deferred.Script, Settings, deferred.First, deferred.Second).ConfigureAwait(false);
@@ -915,23 +946,27 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         var joined = (int)grant[3] == 1;
         var session = (string?)grant[4] is { Length: > 0 } runSession ? runSession : null;
         var run = new HeldRun(this, agentId, key, grantId, session);
-        if (_runs.TryAdd((key, grantId), run))
+        if (!joined)
         {
-            if (!joined)
+            // Measured as the in-process limiter measures a run: by the process that started it, once. Counted before it
+            // is published in _runs, so that a loss racing this grant ends what was started. A new grant's id is unique,
+            // so nothing else can hold its place.
+            run.Counted = _telemetry.CountsSlots;
+            run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
+            if (run.Counted)
             {
-                // Measured as the in-process limiter measures a run: by the process that started it, once.
-                run.Counted = _telemetry.CountsSlots;
-                run.StartedTimestamp = _telemetry.TimesSlots ? _timeProvider.GetTimestamp() : 0;
-                if (run.Counted)
-                {
-                    _telemetry.Publish(new GateEvent(GateEventKind.RunStarted, agentId, 0, Active: 1, Limit: 0));
-                }
+                _telemetry.Publish(new GateEvent(GateEventKind.RunStarted, agentId, 0, Active: 1, Limit: 0));
             }
         }
-        else
+
+        // Slots of one run in this process share its state; the one already here may be going as this one arrives.
+        while (!_runs.TryAdd((key, grantId), run))
         {
-            // A run this process already holds a slot of: slots of one run share its state.
-            run = _runs[(key, grantId)];
+            if (_runs.TryGetValue((key, grantId), out var existing))
+            {
+                run = existing;
+                break;
+            }
         }
 
         return new AgentSlot(run, version: 0, agentId, session, options.RunId, waitTime);

@@ -28,4 +28,8 @@ internal static partial class RedisLimiterLog
     [LoggerMessage(EventId = 106, EventName = "OptionsRefused", Level = LogLevel.Error,
         Message = "New limiter options were refused; the limits in force stay: {Reason}")]
     public static partial void OptionsRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 107, EventName = "ClaimFailed", Level = LogLevel.Error,
+        Message = "Collecting the outcome of queued request {RequestId} failed; the next heartbeat tries again.")]
+    public static partial void ClaimFailed(ILogger logger, Exception exception, string requestId);
 }

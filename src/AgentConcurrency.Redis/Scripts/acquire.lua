@@ -7,9 +7,10 @@ local mode, queueLimit = ARGV[12], tonumber(ARGV[13])
 
 local freed = renewLease()
 
--- A caller error changes nothing, not even the agent's limit; a run of an expired instance is no conflict.
+-- A caller error changes nothing, not even the agent's limit. A run of an expired instance is neither a conflict nor a
+-- run to join: reap, and look again.
 local run, conflict = findRun(agent, session, runId)
-if conflict and reapExpired() then
+if (conflict or (run and redis.call('EXISTS', leaseKey(run.o)) == 0)) and reapExpired() then
   freed = true
   run, conflict = findRun(agent, session, runId)
 end
@@ -35,7 +36,12 @@ local blocked = blocker(agent, limit, session, source)
 -- that it is not held back by slots that nobody holds any more.
 if blocked and reapExpired() then
   scan()
-  run = findRun(agent, session, runId)
+  -- The scan may have started this run id, for this request to join or for someone it cannot join.
+  run, conflict = findRun(agent, session, runId)
+  if conflict then
+    forgetIfIdle(agent)
+    return {'conflict', conflict}
+  end
   if run then return {'granted', 'r:' .. runId, run.g, 1, run.s} end
   blocked = blocker(agent, limit, session, source)
 end

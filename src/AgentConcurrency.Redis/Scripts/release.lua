@@ -6,5 +6,9 @@ if raw then
   grant = cjson.decode(raw).g
   if ARGV[7] == '' or grant == ARGV[7] then released = endRun(ARGV[6]) end
 end
-if released then scan() end
+if released and redis.call('EXISTS', QUEUE) == 1 then
+  -- Waiters of expired instances must not be granted what this release frees.
+  reapExpired()
+  scan()
+end
 return {released and 1 or 0, grant}

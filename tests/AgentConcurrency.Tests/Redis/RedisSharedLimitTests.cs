@@ -202,6 +202,29 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         _fixture.NewInstance().GetStatus().ActiveSessions.Should().Be(0);
     }
 
+    [SkippableFact]
+    public async Task A_run_id_taken_by_a_waiter_when_an_expired_instance_is_reaped_is_a_conflict_not_a_second_run()
+    {
+        // Frozen clocks: no heartbeat reaps behind the test's back, so the acquire below is what reaps the dead instance.
+        var dead = _fixture.NewInstance(timeProvider: new Microsoft.Extensions.Time.Testing.FakeTimeProvider());
+        var waiter = _fixture.NewInstance(timeProvider: new Microsoft.Extensions.Time.Testing.FakeTimeProvider());
+        var asker = _fixture.NewInstance();
+        var x = new AgentDef("x", MaxConcurrency: 1);
+        var y = new AgentDef("y", MaxConcurrency: 1);
+        _ = await dead.AcquireAsync(x);
+        _ = await dead.AcquireAsync(y);
+        var waiting = await EnqueueAsync(waiter, y, "R");
+
+        await RedisTestServer.Connection.GetDatabase().KeyDeleteAsync(_fixture.Prefix + "lease:" + dead.OwnerId);
+
+        FluentActions.Invoking(() => asker.TryAcquire(x, new AcquireOptions { RunId = "R" }, out _))
+            .Should().Throw<ArgumentException>("reaping the dead instance granted run R to the waiter for agent y");
+        await using var granted = await waiting.WaitAsync(Bound);
+        var agents = asker.GetStatus().Agents;
+        agents.Single(a => a.AgentId == "y").Active.Should().Be(1);
+        agents.Where(a => a.AgentId == "x").Sum(a => a.Active).Should().Be(0);
+    }
+
     private static async Task<Task<AgentSlot>> EnqueueAsync(RedisAgentConcurrencyLimiter limiter, AgentDef agent, string runId, int priority = 0)
     {
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
