@@ -14,7 +14,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class AgentConcurrencyRedisBuilderExtensions
 {
     /// <summary>
-    /// Serves <see cref="IAgentConcurrencyLimiter"/> from a <see cref="RedisAgentConcurrencyLimiter"/> on a connection it
+    /// Serves <see cref="IAgentConcurrencyLimiter"/> (and <see cref="RedisAgentConcurrencyLimiter"/>) from Redis, on a connection it
     /// opens from <paramref name="configuration"/> and closes when the container is disposed. The connection does not
     /// hold commands back while Redis is away: acquiring fails at once with <see cref="ConcurrencyStoreUnavailableException"/>,
     /// and the host starts even when Redis is down.
@@ -23,6 +23,10 @@ public static class AgentConcurrencyRedisBuilderExtensions
     /// <param name="configuration">A StackExchange.Redis configuration string, such as <c>localhost:6379</c>.</param>
     /// <param name="configure">Sets the key prefix and lease; validated when the host starts.</param>
     /// <returns>The builder.</returns>
+    /// <remarks>
+    /// Resolving the in-process <see cref="AgentConcurrencyLimiter"/> class then throws <see cref="InvalidOperationException"/>:
+    /// its limits would be its own process's, silently not shared.
+    /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configuration"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="configuration"/> is empty, whitespace or not a valid configuration string.</exception>
     public static AgentConcurrencyBuilder UseRedis(this AgentConcurrencyBuilder builder, string configuration, Action<RedisConcurrencyOptions>? configure = null)
@@ -66,6 +70,10 @@ public static class AgentConcurrencyRedisBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentConcurrencyOptions>, RedisLimitsValidator>());
         services.Replace(ServiceDescriptor.Singleton(provider => Create(provider, connect)));
         services.Replace(ServiceDescriptor.Singleton<IAgentConcurrencyLimiter>(static provider => provider.GetRequiredService<RedisAgentConcurrencyLimiter>()));
+
+        // Code that asks for the in-process class would get limits of its own, silently not shared: it fails instead.
+        services.Replace(ServiceDescriptor.Singleton<AgentConcurrencyLimiter>(static _ => throw new InvalidOperationException(
+            "The limiter is kept in Redis (UseRedis): resolve IAgentConcurrencyLimiter (or RedisAgentConcurrencyLimiter), not the in-process AgentConcurrencyLimiter, whose limits no other process would share.")));
         return builder;
     }
 

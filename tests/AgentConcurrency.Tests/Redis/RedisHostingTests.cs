@@ -44,6 +44,15 @@ public sealed class RedisHostingTests
     }
 
     [Fact]
+    public void Asking_for_the_in_process_limiter_class_after_UseRedis_fails_instead_of_splitting_the_limits()
+    {
+        using var host = Build(builder => builder.Services.AddAgentConcurrency().UseRedis("127.0.0.1:1,connectTimeout=300"));
+
+        FluentActions.Invoking(() => host.Services.GetRequiredService<AgentConcurrencyLimiter>())
+            .Should().Throw<InvalidOperationException>().WithMessage("*IAgentConcurrencyLimiter*");
+    }
+
+    [Fact]
     public async Task Invalid_Redis_options_fail_the_host_at_start_naming_the_option()
     {
         using var host = Build(builder => builder.Services.AddAgentConcurrency().UseRedis("127.0.0.1:1", options => options.LeaseTtl = TimeSpan.FromMilliseconds(10)));
