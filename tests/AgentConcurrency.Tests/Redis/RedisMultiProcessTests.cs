@@ -58,4 +58,21 @@ public sealed class RedisMultiProcessTests
         await using var granted = await waiting.WaitAsync(Bound);
         limiter.GetStatus().Agents.Single().Active.Should().Be(1, "the dead process's slots were freed, and one was granted here");
     }
+
+    [SkippableFact]
+    public async Task The_AgentHost_sample_runs_its_scenario_with_the_limits_in_Redis()
+    {
+        _ = RedisTestServer.Connection;
+        using var sample = ChildProcess.Start("AgentHostDll", $"--Redis={RedisTestServer.Configuration}", $"--RedisKeyPrefix={RedisTestServer.UniquePrefix()}");
+
+        var exitCode = await sample.WaitForExitAsync(Bound);
+
+        var output = sample.Output;
+        exitCode.Should().Be(0, output);
+        // Which dispatch reaches Redis first varies; what each one sees does not.
+        output.Should().MatchRegex(@"cookie \S+\s+waits, queued at position 1");
+        output.Should().Contain("timed out in the queue (QueueTimeout)");
+        output.Should().Contain("runs 0/3", "MaxParallelRuns comes from appsettings.json, and the status from Redis");
+        output.Should().Contain("Final status:");
+    }
 }
