@@ -54,4 +54,47 @@ internal static class TestSupport
 
     public static AgentStatus Agent(this ConcurrencyStatus status, string agentId) =>
         status.Agents.Single(agent => agent.AgentId == agentId);
+
+    /// <summary>Raises <paramref name="target"/> to <paramref name="value"/> if that is higher, atomically: the peak of a count kept by many threads.</summary>
+    public static void RaiseTo(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
+    /// <summary>Starts a request that must wait, and returns once the limiter has queued it (and called its own callback).</summary>
+    public static async Task<Task<AgentSlot>> EnqueueAsync(
+        this IAgentConcurrencyLimiter limiter, AgentDef agent, AcquireOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        options ??= new AcquireOptions();
+        var request = limiter.AcquireAsync(
+            agent,
+            new AcquireOptions
+            {
+                SessionId = options.SessionId,
+                RunId = options.RunId,
+                Source = options.Source,
+                Priority = options.Priority,
+                QueueTimeout = options.QueueTimeout,
+                OnQueued = request =>
+                {
+                    options.OnQueued?.Invoke(request);
+                    queued.TrySetResult();
+                },
+            },
+            cancellationToken).AsTask();
+        await Task.WhenAny(queued.Task, request).WaitAsync(Bound);
+        request.IsCompleted.Should().BeFalse("the request should have to wait");
+        return request;
+    }
 }

@@ -103,13 +103,7 @@ public static class AgentConcurrencyRedisBuilderExtensions
             throw;
         }
 
-        var subscription = new OptionsReloadSubscription(
-            limiter.UpdateOptions,
-            limiter.ReportRefusedOptions,
-            provider.GetRequiredService<IOptionsFactory<AgentConcurrencyOptions>>(),
-            provider.GetServices<IOptionsChangeTokenSource<AgentConcurrencyOptions>>());
-        limiter.OwnOptionsSubscription(subscription);
-        subscription.Reload();
+        limiter.OwnOptionsSubscription(OptionsReloadSubscription.Start(provider, limiter.UpdateOptions, limiter.ReportRefusedOptions));
         return limiter;
     }
 }

@@ -23,26 +23,26 @@ local previous = number(redis.call('HGET', LIMITS, agent))
 if limit ~= previous then redis.call('HSET', LIMITS, agent, limit) end
 if freed or (limit > previous and redis.call('EXISTS', agentQueue(agent)) == 1) then scan() end
 
--- Checked again: the scan may have started this run id since.
-run, conflict = findRun(agent, session, runId)
-if conflict then
-  forgetIfIdle(agent)
-  return {'conflict', conflict}
+-- After a scan: it may have started this run id, for this request to join or for someone it cannot join.
+local function joinOrConflict()
+  local started, taken = findRun(agent, session, runId)
+  if taken then
+    forgetIfIdle(agent)
+    return {'conflict', taken}
+  end
+  if started then return {'granted', 'r:' .. runId, started.g, 1, started.s} end
 end
-if run then return {'granted', 'r:' .. runId, run.g, 1, run.s} end
+
+local answer = joinOrConflict()
+if answer then return answer end
 
 local blocked = blocker(agent, limit, session, source)
 -- Expired instances are reaped by every heartbeat; a request that would have to wait or be refused reaps them now, so
 -- that it is not held back by slots that nobody holds any more.
 if blocked and reapExpired() then
   scan()
-  -- The scan may have started this run id, for this request to join or for someone it cannot join.
-  run, conflict = findRun(agent, session, runId)
-  if conflict then
-    forgetIfIdle(agent)
-    return {'conflict', conflict}
-  end
-  if run then return {'granted', 'r:' .. runId, run.g, 1, run.s} end
+  answer = joinOrConflict()
+  if answer then return answer end
   blocked = blocker(agent, limit, session, source)
 end
 if not blocked then

@@ -18,15 +18,7 @@ internal static class HostedLimiterFactory
             provider.GetService<ILoggerFactory>(),
             provider.GetService<IMeterFactory>(),
             provider.GetServices<AgentDef>());
-        var subscription = new OptionsReloadSubscription(
-            limiter.UpdateOptions,
-            limiter.ReportRefusedOptions,
-            provider.GetRequiredService<IOptionsFactory<AgentConcurrencyOptions>>(),
-            provider.GetServices<IOptionsChangeTokenSource<AgentConcurrencyOptions>>());
-        limiter.OwnOptionsSubscription(subscription);
-
-        // A reload between reading the options and subscribing would otherwise be missed; applying the same values is a no-op.
-        subscription.Reload();
+        limiter.OwnOptionsSubscription(OptionsReloadSubscription.Start(provider, limiter.UpdateOptions, limiter.ReportRefusedOptions));
         return limiter;
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 
@@ -40,6 +41,22 @@ internal sealed class OptionsReloadSubscription : IDisposable
                 _registrations.Add(ChangeToken.OnChange(source.GetChangeToken, Reload));
             }
         }
+    }
+
+    /// <summary>
+    /// Follows the container's option changes for a limiter built from its options: subscribes, then applies the options
+    /// once more, since a reload between reading them and subscribing would otherwise be missed (the same values change
+    /// nothing).
+    /// </summary>
+    public static OptionsReloadSubscription Start(IServiceProvider provider, Action<AgentConcurrencyOptions> apply, Action<string> refuse)
+    {
+        var subscription = new OptionsReloadSubscription(
+            apply,
+            refuse,
+            provider.GetRequiredService<IOptionsFactory<AgentConcurrencyOptions>>(),
+            provider.GetServices<IOptionsChangeTokenSource<AgentConcurrencyOptions>>());
+        subscription.Reload();
+        return subscription;
     }
 
     /// <summary>Builds the options afresh and applies them; invalid ones are logged and the limits in force stay.</summary>

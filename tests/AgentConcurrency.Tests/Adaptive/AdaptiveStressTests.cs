@@ -51,7 +51,7 @@ public sealed class AdaptiveStressTests
                 }
 
                 var now = Interlocked.Increment(ref held[index]);
-                InterlockedMax(ref mostHeld[index], now);
+                TestSupport.RaiseTo(ref mostHeld[index], now);
                 await Task.Yield();
                 if (random.Next(3) == 0)
                 {
@@ -78,20 +78,5 @@ public sealed class AdaptiveStressTests
         limitsSeen.Distinct().Should().HaveCountGreaterThan(1, "the limits should have moved");
         var status = limiter.GetStatus();
         (status.ActiveRuns + status.QueuedRequests + status.Agents.Sum(static agent => agent.Active + agent.Queued)).Should().Be(0);
-    }
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 }

@@ -66,9 +66,9 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter();
         var holder = await limiter.AcquireAsync(Solo);
-        var first = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "first" });
-        var second = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "second" });
-        var third = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "third" });
+        var first = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "first" });
+        var second = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "second" });
+        var third = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "third" });
 
         await holder.DisposeAsync();
         var granted = await first.WaitAsync(Bound);
@@ -86,8 +86,8 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter();
         var holder = await limiter.AcquireAsync(Solo);
-        var low = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "low", Priority = 0 });
-        var high = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "high", Priority = 5 });
+        var low = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "low", Priority = 0 });
+        var high = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "high", Priority = 5 });
 
         QueuedRunIds(limiter, "solo").Should().Equal("high", "low");
         await holder.DisposeAsync();
@@ -104,8 +104,8 @@ public abstract class LimiterContractTests : IAsyncLifetime
         var positions = new List<int>();
         var options = new AcquireOptions { SessionId = "s1", Source = "alice", Priority = 3, OnQueued = request => positions.Add(request.Position) };
 
-        var first = await EnqueueAsync(limiter, Solo, options);
-        var second = await EnqueueAsync(limiter, Solo, options);
+        var first = await limiter.EnqueueAsync(Solo, options);
+        var second = await limiter.EnqueueAsync(Solo, options);
 
         positions.Should().Equal(1, 2);
         var status = limiter.GetStatus();
@@ -166,7 +166,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter(options => options.MaxConcurrencyPerSource = 1);
         await using var alice = await limiter.AcquireAsync(Coder, new AcquireOptions { Source = "alice" });
-        var aliceAgain = await EnqueueAsync(limiter, Coder, new AcquireOptions { Source = "alice" });
+        var aliceAgain = await limiter.EnqueueAsync(Coder, new AcquireOptions { Source = "alice" });
 
         await using var bob = await limiter.AcquireAsync(Coder, new AcquireOptions { Source = "bob" }).AsTask().WaitAsync(Bound);
 
@@ -179,7 +179,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter();
         await using var holder = await limiter.AcquireAsync(Solo);
-        var waiting = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "r9" });
+        var waiting = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "r9" });
 
         limiter.TryAcquireRunSlot("s1", "r9").Succeeded.Should().BeTrue();
 
@@ -193,7 +193,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter(options => options.QueueLimit = 1);
         await using var holder = await limiter.AcquireAsync(Solo);
-        var waiting = await EnqueueAsync(limiter, Solo);
+        var waiting = await limiter.EnqueueAsync(Solo);
 
         var refusal = await FluentActions.Awaiting(() => limiter.AcquireAsync(Solo).AsTask()).Should().ThrowAsync<ConcurrencyLimitExceededException>();
 
@@ -220,7 +220,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter(options => options.QueueTimeout = TimeSpan.FromSeconds(5));
         var holder = await limiter.AcquireAsync(Solo);
-        var waiting = await EnqueueAsync(limiter, Solo);
+        var waiting = await limiter.EnqueueAsync(Solo);
 
         Time.Advance(TimeSpan.FromSeconds(5));
 
@@ -237,8 +237,8 @@ public abstract class LimiterContractTests : IAsyncLifetime
         var limiter = NewLimiter();
         var holder = await limiter.AcquireAsync(Solo);
         using var cancel = new CancellationTokenSource();
-        var cancelled = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "cancelled" }, cancel.Token);
-        var next = await EnqueueAsync(limiter, Solo, new AcquireOptions { RunId = "next" });
+        var cancelled = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "cancelled" }, cancel.Token);
+        var next = await limiter.EnqueueAsync(Solo, new AcquireOptions { RunId = "next" });
 
         await cancel.CancelAsync();
         var thrown = await FluentActions.Awaiting(() => cancelled.WaitAsync(Bound)).Should().ThrowAsync<OperationCanceledException>();
@@ -269,7 +269,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
         await using var solo = await limiter.AcquireAsync(Solo);
 
         limiter.TryAcquire(Coder, null, out _).Should().BeFalse("two runs are active, whatever their agents");
-        var waiting = await EnqueueAsync(limiter, Coder);
+        var waiting = await limiter.EnqueueAsync(Coder);
         await coder.DisposeAsync();
 
         await using var granted = await waiting.WaitAsync(Bound);
@@ -336,7 +336,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
         limiter.TryAcquireSessionSlot("s1").Succeeded.Should().BeTrue();
         limiter.TryAcquireSessionSlot("s1").Succeeded.Should().BeTrue();
         var run = await limiter.AcquireAsync(Solo, new AcquireOptions { SessionId = "s1" });
-        var waiting = await EnqueueAsync(limiter, Solo, new AcquireOptions { SessionId = "s1" });
+        var waiting = await limiter.EnqueueAsync(Solo, new AcquireOptions { SessionId = "s1" });
         limiter.GetStatus().ActiveSessions.Should().Be(1);
 
         limiter.ReleaseSessionSlot("s1");
@@ -388,7 +388,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter();
         await using var holder = await limiter.AcquireAsync(Solo);
-        var waiting = await EnqueueAsync(limiter, Solo);
+        var waiting = await limiter.EnqueueAsync(Solo);
 
         limiter.TryAcquire(Solo with { MaxConcurrency = 3 }, null, out var third).Should().BeTrue();
 
@@ -402,7 +402,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter();
         var holder = await limiter.AcquireAsync(Solo);
-        var waiting = await EnqueueAsync(limiter, Solo);
+        var waiting = await limiter.EnqueueAsync(Solo);
 
         Time.Advance(TimeSpan.FromSeconds(3));
         await holder.DisposeAsync();
@@ -417,7 +417,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
     {
         var limiter = NewLimiter();
         await using var holder = await limiter.AcquireAsync(Solo);
-        var waiting = await EnqueueAsync(limiter, Solo);
+        var waiting = await limiter.EnqueueAsync(Solo);
 
         await ((IAsyncDisposable)limiter).DisposeAsync();
 
@@ -458,7 +458,7 @@ public abstract class LimiterContractTests : IAsyncLifetime
             {
                 var slot = await limiter.AcquireAsync(agent).AsTask().WaitAsync(Bound);
                 var now = Interlocked.Increment(ref inFlight);
-                InterlockedMax(ref peak, now);
+                TestSupport.RaiseTo(ref peak, now);
                 await Task.Yield();
                 Interlocked.Decrement(ref inFlight);
                 await slot.DisposeAsync();
@@ -483,51 +483,9 @@ public abstract class LimiterContractTests : IAsyncLifetime
         return limiter;
     }
 
-    /// <summary>Starts a request that must wait, and returns once the limiter has queued it (and called its own callback).</summary>
-    protected static async Task<Task<AgentSlot>> EnqueueAsync(
-        IAgentConcurrencyLimiter limiter, AgentDef agent, AcquireOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        options ??= new AcquireOptions();
-        var request = limiter.AcquireAsync(
-            agent,
-            new AcquireOptions
-            {
-                SessionId = options.SessionId,
-                RunId = options.RunId,
-                Source = options.Source,
-                Priority = options.Priority,
-                QueueTimeout = options.QueueTimeout,
-                OnQueued = request =>
-                {
-                    options.OnQueued?.Invoke(request);
-                    queued.TrySetResult();
-                },
-            },
-            cancellationToken).AsTask();
-        await Task.WhenAny(queued.Task, request).WaitAsync(Bound);
-        request.IsCompleted.Should().BeFalse("the request should have to wait");
-        return request;
-    }
-
     protected static AgentStatus Agent(IAgentConcurrencyLimiter limiter, string agentId) =>
         limiter.GetStatus().Agents.Single(agent => agent.AgentId == agentId);
 
     private static IEnumerable<string?> QueuedRunIds(IAgentConcurrencyLimiter limiter, string agentId) =>
         Agent(limiter, agentId).QueuedRequests.Select(request => request.RunId);
-
-    private static void InterlockedMax(ref int target, int value)
-    {
-        var seen = Volatile.Read(ref target);
-        while (value > seen)
-        {
-            var found = Interlocked.CompareExchange(ref target, value, seen);
-            if (found == seen)
-            {
-                return;
-            }
-
-            seen = found;
-        }
-    }
 }

@@ -36,7 +36,7 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         var holder = _fixture.NewInstance();
         var waiter = _fixture.NewInstance();
         var held = new[] { await holder.AcquireAsync(Gpu), await holder.AcquireAsync(Gpu) };
-        var waiting = await EnqueueAsync(waiter, Gpu, "waiting");
+        var waiting = await waiter.EnqueueAsync(Gpu, new AcquireOptions { RunId = "waiting" });
 
         await held[0].DisposeAsync();
 
@@ -51,10 +51,10 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         var instances = new[] { _fixture.NewInstance(), _fixture.NewInstance(), _fixture.NewInstance() };
         var solo = new AgentDef("solo", MaxConcurrency: 1);
         var holder = await instances[0].AcquireAsync(solo);
-        var first = await EnqueueAsync(instances[1], solo, "first");
-        var second = await EnqueueAsync(instances[2], solo, "second");
-        var urgent = await EnqueueAsync(instances[0], solo, "urgent", priority: 1);
-        var third = await EnqueueAsync(instances[0], solo, "third");
+        var first = await instances[1].EnqueueAsync(solo, new AcquireOptions { RunId = "first" });
+        var second = await instances[2].EnqueueAsync(solo, new AcquireOptions { RunId = "second" });
+        var urgent = await instances[0].EnqueueAsync(solo, new AcquireOptions { RunId = "urgent", Priority = 1 });
+        var third = await instances[0].EnqueueAsync(solo, new AcquireOptions { RunId = "third" });
 
         var order = new List<string?>();
         await holder.DisposeAsync();
@@ -106,11 +106,11 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
                     continue;
                 }
 
-                Max(ref peaks[which], Interlocked.Increment(ref inFlight[which]));
-                Max(ref totalPeak, Interlocked.Increment(ref total));
+                TestSupport.RaiseTo(ref peaks[which], Interlocked.Increment(ref inFlight[which]));
+                TestSupport.RaiseTo(ref totalPeak, Interlocked.Increment(ref total));
                 if (source is not null)
                 {
-                    Max(ref sourcePeak, Interlocked.Increment(ref sourceInFlight));
+                    TestSupport.RaiseTo(ref sourcePeak, Interlocked.Increment(ref sourceInFlight));
                 }
 
                 await Task.Delay(random.Next(3));
@@ -143,7 +143,7 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         var survivor = _fixture.NewInstance(leaseTtl: leaseTtl);
         var held = await crashing.AcquireAsync(Gpu);
         await using var other = await crashing.AcquireAsync(Gpu);
-        var waiting = await EnqueueAsync(survivor, Gpu, "after-crash");
+        var waiting = await survivor.EnqueueAsync(Gpu, new AcquireOptions { RunId = "after-crash" });
         var clock = Stopwatch.StartNew();
 
         // The process "dies": its connection goes, and nothing is handed back.
@@ -163,7 +163,7 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         var staying = _fixture.NewInstance();
         var slot = await leaving.AcquireAsync(Gpu);
         await using var second = await staying.AcquireAsync(Gpu);
-        var waiting = await EnqueueAsync(staying, Gpu, "next");
+        var waiting = await staying.EnqueueAsync(Gpu, new AcquireOptions { RunId = "next" });
 
         await leaving.DisposeAsync();
 
@@ -213,7 +213,7 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         var y = new AgentDef("y", MaxConcurrency: 1);
         _ = await dead.AcquireAsync(x);
         _ = await dead.AcquireAsync(y);
-        var waiting = await EnqueueAsync(waiter, y, "R");
+        var waiting = await waiter.EnqueueAsync(y, new AcquireOptions { RunId = "R" });
 
         await RedisTestServer.Connection.GetDatabase().KeyDeleteAsync(_fixture.Prefix + "lease:" + dead.OwnerId);
 
@@ -223,23 +223,5 @@ public sealed class RedisSharedLimitTests : IAsyncLifetime
         var agents = asker.GetStatus().Agents;
         agents.Single(a => a.AgentId == "y").Active.Should().Be(1);
         agents.Where(a => a.AgentId == "x").Sum(a => a.Active).Should().Be(0);
-    }
-
-    private static async Task<Task<AgentSlot>> EnqueueAsync(RedisAgentConcurrencyLimiter limiter, AgentDef agent, string runId, int priority = 0)
-    {
-        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = limiter.AcquireAsync(agent, new AcquireOptions { RunId = runId, Priority = priority, OnQueued = _ => queued.TrySetResult() }).AsTask();
-        await Task.WhenAny(queued.Task, request).WaitAsync(Bound);
-        request.IsCompleted.Should().BeFalse("the request should have to wait");
-        return request;
-    }
-
-    private static void Max(ref int target, int value)
-    {
-        var seen = Volatile.Read(ref target);
-        while (value > seen && Interlocked.CompareExchange(ref target, value, seen) is var found && found != seen)
-        {
-            seen = found;
-        }
     }
 }
