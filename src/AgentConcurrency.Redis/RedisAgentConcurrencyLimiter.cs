@@ -945,7 +945,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         var grantId = (string)grant[2]!;
         var joined = (int)grant[3] == 1;
         var session = (string?)grant[4] is { Length: > 0 } runSession ? runSession : null;
-        var run = new HeldRun(this, agentId, key, grantId, session);
+        var run = new HeldRun(this, agentId, key, grantId);
         if (!joined)
         {
             // Measured as the in-process limiter measures a run: by the process that started it, once. Counted before it

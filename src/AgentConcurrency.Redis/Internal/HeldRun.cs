@@ -10,7 +10,7 @@ namespace AgentConcurrency.Redis.Internal;
 [SuppressMessage(
     "Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The token source has no timer to free, and its token stays with the holder after the run ends.")]
-internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agentId, string key, string grant, string? sessionId) : ISlotSource
+internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agentId, string key, string grant) : ISlotSource
 {
     private const int Held = 0;
     private const int Released = 1;
@@ -25,8 +25,6 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agent
     public string Key { get; } = key;
 
     public string Grant { get; } = grant;
-
-    public string? SessionId { get; } = sessionId;
 
     /// <summary>Gets or sets whether its start was counted in <c>agent_concurrency.active_slots</c> (a run this process started).</summary>
     public bool Counted { get; set; }
