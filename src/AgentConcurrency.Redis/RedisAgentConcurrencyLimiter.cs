@@ -127,9 +127,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     /// <exception cref="ConcurrencyStoreUnavailableException">Redis could not be reached, or the lease holding the request's queue place lapsed.</exception>
     public ValueTask<AgentSlot> AcquireAsync(AgentDef agent, AcquireOptions options, CancellationToken cancellationToken = default)
     {
-        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
-        ArgumentNullException.ThrowIfNull(options);
-        AcquireRequestRules.ThrowIfInvalid(options);
+        AcquireRequestRules.ThrowIfInvalid(agent, options);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         if (cancellationToken.IsCancellationRequested)
         {
@@ -144,9 +142,8 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
     /// <exception cref="ConcurrencyStoreUnavailableException">Redis could not be reached.</exception>
     public bool TryAcquire(AgentDef agent, AcquireOptions? options, out AgentSlot slot)
     {
-        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
-        AcquireRequestRules.ThrowIfInvalid(options);
+        AcquireRequestRules.ThrowIfInvalid(agent, options);
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var settings = Settings;
         var id = NextId();

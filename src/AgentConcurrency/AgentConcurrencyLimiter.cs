@@ -67,18 +67,15 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     /// <inheritdoc/>
     public ValueTask<AgentSlot> AcquireAsync(AgentDef agent, AcquireOptions options, CancellationToken cancellationToken = default)
     {
-        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
-        ArgumentNullException.ThrowIfNull(options);
-        AcquireRequestRules.ThrowIfInvalid(options);
+        AcquireRequestRules.ThrowIfInvalid(agent, options);
         return _state.AcquireAsync(agent.Id, agent.MaxConcurrency, options, cancellationToken);
     }
 
     /// <inheritdoc/>
     public bool TryAcquire(AgentDef agent, AcquireOptions? options, out AgentSlot slot)
     {
-        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
-        AcquireRequestRules.ThrowIfInvalid(options);
+        AcquireRequestRules.ThrowIfInvalid(agent, options);
         return _state.TryAcquire(agent.Id, agent.MaxConcurrency, options, out slot, out _);
     }
 
@@ -142,9 +139,8 @@ public sealed class AgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDisposa
     /// <exception cref="ArgumentException"><paramref name="agent"/> or <paramref name="options"/> is invalid, as for <see cref="AcquireAsync(AgentDef, AcquireOptions, CancellationToken)"/>, or <paramref name="options"/> sets a run id.</exception>
     public RateLimiter AsRateLimiter(AgentDef agent, AcquireOptions? options = null)
     {
-        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
         options ??= AcquireOptions.Default;
-        AcquireRequestRules.ThrowIfInvalid(options);
+        AcquireRequestRules.ThrowIfInvalid(agent, options);
         if (options.RunId is not null)
         {
             // Every lease would join one run, and disposing any of them would end it for all: a lease must be a slot.

@@ -3,9 +3,15 @@ namespace AgentConcurrency.Internal;
 /// <summary>The rules every limiter applies to a request's options before it touches any count.</summary>
 internal static class AcquireRequestRules
 {
-    /// <summary>Throws if an id is blank or the queue timeout is out of range; the exception names the <c>options</c> argument.</summary>
-    public static void ThrowIfInvalid(AcquireOptions options)
+    /// <summary>
+    /// Throws if the agent breaks its rules (naming the <c>agent</c> argument), or the options are null, have a blank id or
+    /// a queue timeout out of range (naming the <c>options</c> argument). Every acquire of either limiter checks this first.
+    /// </summary>
+    public static void ThrowIfInvalid(AgentDef agent, AcquireOptions options)
     {
+        AgentDefRules.ThrowIfInvalid(agent, nameof(agent));
+        ArgumentNullException.ThrowIfNull(options);
+
         var blank = IsBlank(options.SessionId) ? nameof(AcquireOptions.SessionId)
             : IsBlank(options.RunId) ? nameof(AcquireOptions.RunId)
             : IsBlank(options.Source) ? nameof(AcquireOptions.Source)
