@@ -9,7 +9,9 @@ using StackExchange.Redis;
 
 var (mode, configuration, prefix) = (args[0], args[1], args[2]);
 await using var connection = await ConnectionMultiplexer.ConnectAsync(configuration);
-var redisOptions = new RedisConcurrencyOptions { KeyPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(1) };
+// Long enough that a replica starved of CPU while the whole suite runs on two cores still renews it in time (a lapsed
+// lease hands its slots to others while it runs), short enough that the killed-process test waits only seconds.
+var redisOptions = new RedisConcurrencyOptions { KeyPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(5) };
 await using var limiter = new RedisAgentConcurrencyLimiter(connection, new AgentConcurrencyOptions(), redisOptions);
 var gpu = new AgentDef("gpu", MaxConcurrency: 2);
 
