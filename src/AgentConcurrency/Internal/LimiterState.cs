@@ -92,6 +92,65 @@ internal sealed class LimiterState : IDisposable
             return ValueTask.FromCanceled<AgentSlot>(cancellationToken);
         }
 
+        // The common case first, on the same short path as TryAcquire: sharing one method with the queue's set-up (its
+        // locals, the refusal rules, the waiter) slowed the uncontended call by a fifth. A request that cannot be granted
+        // here changed nothing, and asks again under the lock it may wait under.
+        if (TryGrantAtOnce(agentId, declaredLimit, options, out var slot, out _))
+        {
+            _telemetry.Acquired(agentId);
+            return new ValueTask<AgentSlot>(slot);
+        }
+
+        return GrantOrWait(agentId, declaredLimit, options, cancellationToken);
+    }
+
+    public bool TryAcquire(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+    {
+        if (TryGrantAtOnce(agentId, declaredLimit, options, out slot, out blocker))
+        {
+            _telemetry.Acquired(agentId);
+            return true;
+        }
+
+        _telemetry.RefusedAtOnce(agentId, blocker);
+        return false;
+    }
+
+    /// <summary>Grants a request whose needs all fit now; otherwise changes nothing and returns the limit in its way.</summary>
+    private bool TryGrantAtOnce(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+    {
+        var work = default(AfterLockWork);
+        try
+        {
+            lock (_sync)
+            {
+                return TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out _, out slot, out blocker);
+            }
+        }
+        finally
+        {
+            work.Run(_telemetry);
+        }
+    }
+
+    /// <summary>An acquire's step under the lock: checks the caller's run id, brings the agent's gate up to date, and grants if everything fits.</summary>
+    private bool TryGrantUnsynchronized(
+        string agentId, int declaredLimit, AcquireOptions options, ref AfterLockWork work, out AgentGate gate, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+    {
+        ThrowIfDisposed();
+        // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
+        if (options.RunId is not null)
+        {
+            FindRunToJoinOrThrowUnsynchronized(agentId, options);
+        }
+
+        gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
+        return TryGrantNowUnsynchronized(gate, options, ref work, out slot, out blocker);
+    }
+
+    /// <summary>The rest of <see cref="AcquireAsync"/> once the request did not fit: grants it if it fits now, or refuses or queues it.</summary>
+    private ValueTask<AgentSlot> GrantOrWait(string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken)
+    {
         var work = default(AfterLockWork);
         Waiter? waiter = null;
         TimeSpan? timeout = null;
@@ -101,15 +160,7 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                ThrowIfDisposed();
-                // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
-                if (options.RunId is not null)
-                {
-                    FindRunToJoinOrThrowUnsynchronized(agentId, options);
-                }
-
-                var gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
-                if (!TryGrantNowUnsynchronized(gate, options, ref work, out slot, out var blocker))
+                if (!TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out var gate, out slot, out var blocker))
                 {
                     timeout = options.QueueTimeout ?? _settings.QueueTimeout;
                     refusal = RefusalUnsynchronized(gate, blocker, timeout);
@@ -138,42 +189,6 @@ internal sealed class LimiterState : IDisposable
 
         _telemetry.Acquired(agentId);
         return new ValueTask<AgentSlot>(slot);
-    }
-
-    public bool TryAcquire(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot, out ConcurrencyErrorCode blocker)
-    {
-        var work = default(AfterLockWork);
-        bool granted;
-        try
-        {
-            lock (_sync)
-            {
-                ThrowIfDisposed();
-                // Before the gate is touched, so that a caller error changes nothing (not even the gate's limit).
-                if (options.RunId is not null)
-                {
-                    FindRunToJoinOrThrowUnsynchronized(agentId, options);
-                }
-
-                var gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
-                granted = TryGrantNowUnsynchronized(gate, options, ref work, out slot, out blocker);
-            }
-        }
-        finally
-        {
-            work.Run(_telemetry);
-        }
-
-        if (granted)
-        {
-            _telemetry.Acquired(agentId);
-        }
-        else
-        {
-            _telemetry.RefusedAtOnce(agentId, blocker);
-        }
-
-        return granted;
     }
 
     /// <summary>
@@ -914,6 +929,13 @@ internal sealed class LimiterState : IDisposable
             gate = NewGateUnsynchronized(agentId, declaredLimit);
             _gates.Add(agentId, gate);
             _idleGates.Add(gate, _sweepTick);
+            return gate;
+        }
+
+        // The common case: the same limit as last time, which is already in force (options changes and adaptive limits
+        // set every gate's limit when they happen).
+        if (gate.DeclaredLimit == declaredLimit)
+        {
             return gate;
         }
 
