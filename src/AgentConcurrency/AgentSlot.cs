@@ -36,6 +36,9 @@ public readonly struct AgentSlot : IDisposable, IAsyncDisposable, IEquatable<Age
         WaitTime = waitTime;
     }
 
+    /// <summary>The same slot, saying it waited <paramref name="waitTime"/>: a queued grant's wait time is read after the lock.</summary>
+    internal AgentSlot WithWaitTime(TimeSpan waitTime) => new(_run!, _version, AgentId, SessionId, RunId, waitTime);
+
     /// <summary>Gets the id of the agent the slot belongs to; empty for the <see langword="default"/> slot.</summary>
     public string AgentId => _agentId ?? string.Empty;
 

@@ -181,6 +181,31 @@ public class RegressionTests
         (await waiter.WaitAsync(TestSupport.Bound)).IsHeld.Should().BeTrue("a failing clock must not strand the waiter it served");
     }
 
+    [Fact]
+    public async Task Release_ClockThatFailsWhenTheWaiterIsGranted_StillHandsTheSlotOver()
+    {
+        var time = new ClockFailingTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(configure: null, time);
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+        time.Fails = true;
+
+        holder.Dispose();
+
+        var granted = await waiter.WaitAsync(TestSupport.Bound);
+        granted.IsHeld.Should().BeTrue("a failing clock must not strand the waiter it served, nor leak the permit it took");
+        granted.WaitTime.Should().Be(TimeSpan.Zero, "a wait the clock could not measure reads as none");
+        time.Fails = false;
+        limiter.GetStatus().Agent("cookie").Should().Match<AgentStatus>(a => a.Active == 1 && a.Queued == 0);
+    }
+
+    private sealed class ClockFailingTimeProvider : FakeTimeProvider
+    {
+        public bool Fails { get; set; }
+
+        public override long GetTimestamp() => Fails ? throw new InvalidOperationException("no clock") : base.GetTimestamp();
+    }
+
     private sealed class TimerFailingTimeProvider : FakeTimeProvider
     {
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>

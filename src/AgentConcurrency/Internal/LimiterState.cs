@@ -151,6 +151,8 @@ internal sealed class LimiterState : IDisposable
     /// <summary>The rest of <see cref="AcquireAsync"/> once the request did not fit: grants it if it fits now, or refuses or queues it.</summary>
     private ValueTask<AgentSlot> GrantOrWait(string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken)
     {
+        // Read before the lock, which is held for no clock: the request is about to wait, and its wait starts now.
+        var askedTimestamp = _timeProvider.GetTimestamp();
         var work = default(AfterLockWork);
         Waiter? waiter = null;
         TimeSpan? timeout = null;
@@ -166,7 +168,7 @@ internal sealed class LimiterState : IDisposable
                     refusal = RefusalUnsynchronized(gate, blocker, timeout);
                     if (refusal is null)
                     {
-                        waiter = EnqueueUnsynchronized(gate, options, cancellationToken);
+                        waiter = EnqueueUnsynchronized(gate, options, askedTimestamp, cancellationToken);
                     }
                 }
             }
@@ -667,8 +669,9 @@ internal sealed class LimiterState : IDisposable
             return;
         }
 
-        _telemetry.WaitEnded(agentId, waiter.Wait, waiter.GrantedSlot.WaitTime, RequestResult.Acquired, errorCode: null);
-        waiter.TrySetResult(waiter.GrantedSlot);
+        var slot = waiter.GrantedSlot.WithWaitTime(WaitedSoFar(waiter));
+        _telemetry.WaitEnded(agentId, waiter.Wait, slot.WaitTime, RequestResult.Acquired, errorCode: null);
+        waiter.TrySetResult(slot);
     }
 
     /// <summary>
@@ -687,7 +690,10 @@ internal sealed class LimiterState : IDisposable
         }
     }
 
-    /// <summary>How long a wait has lasted, for telemetry only; zero if the host's clock fails, for the same reason.</summary>
+    /// <summary>
+    /// How long a wait has lasted, for telemetry and a granted slot's wait time; zero if the host's clock fails, for the
+    /// same reason: a failing clock must not keep the wait from ending.
+    /// </summary>
     private TimeSpan WaitedSoFar(Waiter waiter)
     {
         try
@@ -1154,7 +1160,8 @@ internal sealed class LimiterState : IDisposable
                     }
 
                     DequeueUnsynchronized(waiter);
-                    waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, _timeProvider.GetElapsedTime(waiter.EnqueuedTimestamp));
+                    // Its wait time is read when the wait is finished, after the lock: the lock is held for no clock.
+                    waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, TimeSpan.Zero);
                     work.Complete(waiter);
                 }
 
@@ -1186,10 +1193,13 @@ internal sealed class LimiterState : IDisposable
     private bool NoGrantPossibleUnsynchronized() =>
         _waitersWithRunId == 0 && (_waitersAtOpenGates == 0 || _activeRuns >= _settings.MaxParallelRuns);
 
-    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options, CancellationToken cancellationToken)
+    /// <param name="gate">The gate the request waits for.</param>
+    /// <param name="options">The request's options.</param>
+    /// <param name="enqueuedTimestamp">When the request was made: the wall-clock enqueue time a status shows is worked out from it when it is read.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options, long enqueuedTimestamp, CancellationToken cancellationToken)
     {
-        // One clock read: the wall-clock enqueue time a status shows is worked out from this timestamp when it is read.
-        var waiter = new Waiter(this, gate, options, _timeProvider.GetTimestamp()) { CancellationToken = cancellationToken };
+        var waiter = new Waiter(this, gate, options, enqueuedTimestamp) { CancellationToken = cancellationToken };
         waiter.Sequence = ++_enqueued;
         var placedAhead = _waiters.Insert(waiter);
         _waiterSlots.Add(waiter);
