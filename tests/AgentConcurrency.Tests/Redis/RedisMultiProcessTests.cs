@@ -46,9 +46,11 @@ public sealed class RedisMultiProcessTests
         var prefix = RedisTestServer.UniquePrefix();
         using var holder = ChildProcess.Start("RedisTestHostDll", "hold", RedisTestServer.Configuration, prefix);
         await holder.WaitForLineAsync(line => line == "held", Bound);
+        // The waiter's own lease, as long as the holder's: with 1 s, a test process starved of CPU by the rest of the
+        // suite once let it lapse while it waited, and the wait failed.
         await using var connection = RedisTestServer.NewConnection();
         await using var limiter = new RedisAgentConcurrencyLimiter(
-            connection, redisOptions: new RedisConcurrencyOptions { KeyPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(1) });
+            connection, redisOptions: new RedisConcurrencyOptions { KeyPrefix = prefix, LeaseTtl = TimeSpan.FromSeconds(5) });
         var gpu = new AgentDef("gpu", MaxConcurrency: 2);
         limiter.TryAcquire(gpu, null, out _).Should().BeFalse("the other process holds both slots");
         var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
