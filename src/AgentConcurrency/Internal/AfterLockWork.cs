@@ -41,6 +41,7 @@ internal struct AfterLockWork
         }
     }
 
+    /// <summary>Publishes the events, then completes the waiters: a grant's "slot taken" is counted before its caller can release it.</summary>
     private readonly void RunAll(LimiterTelemetry telemetry)
     {
         _events?.PublishAndReturn(telemetry);
