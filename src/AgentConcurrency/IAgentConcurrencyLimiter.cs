@@ -8,7 +8,11 @@ public interface IAgentConcurrencyLimiter
     /// <summary>Acquires a slot of <paramref name="agent"/> for a new anonymous run, waiting if the limits say so.</summary>
     /// <param name="agent">The agent; its <see cref="AgentDef.MaxConcurrency"/> sets the gate's limit unless the options override it.</param>
     /// <param name="cancellationToken">Cancels the wait; an already-cancelled token fails at once, even with room.</param>
-    /// <returns>The slot; dispose it to release the run.</returns>
+    /// <returns>
+    /// The slot; dispose it to release the run. Like every <see cref="ValueTask{TResult}"/>, take its outcome once: await
+    /// it once, or call <see cref="ValueTask{TResult}.AsTask"/> to await it again or combine it (a waiting request's
+    /// ValueTask is backed by an object the limiter reuses for a later request).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="agent"/> or its id is null.</exception>
     /// <exception cref="ArgumentException">The agent's id is empty or whitespace.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The agent's <see cref="AgentDef.MaxConcurrency"/> is below 1.</exception>
@@ -21,7 +25,11 @@ public interface IAgentConcurrencyLimiter
     /// <param name="agent">The agent; its <see cref="AgentDef.MaxConcurrency"/> sets the gate's limit unless the options override it.</param>
     /// <param name="options">The request's ids, priority, queue timeout and queue callback.</param>
     /// <param name="cancellationToken">Cancels the wait; an already-cancelled token fails at once, even with room.</param>
-    /// <returns>The slot; dispose it to release the run.</returns>
+    /// <returns>
+    /// The slot; dispose it to release the run. Like every <see cref="ValueTask{TResult}"/>, take its outcome once: await
+    /// it once, or call <see cref="ValueTask{TResult}.AsTask"/> to await it again or combine it (a waiting request's
+    /// ValueTask is backed by an object the limiter reuses for a later request).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="agent"/>, its id or <paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">
     /// An id is empty or whitespace, or the run id is active for another agent, agent-less, or in another session.

@@ -51,6 +51,9 @@ internal sealed class LimiterState : IDisposable
     private int _waitersAtOpenGates;
     private long _sweepTick;
     private long _enqueued;
+
+    // Status snapshots taken, written under the lock: a waiter queued before the latest one may be listed in it.
+    private int _statusSnapshots;
     private long _sweepTicksToDrop;
     private bool _disposed;
 
@@ -468,6 +471,9 @@ internal sealed class LimiterState : IDisposable
             usedSlots = _waiterSlots.Used;
             waiters = ArrayPool<Waiter?>.Shared.Rent(usedSlots);
             _waiterSlots.CopyTo(waiters);
+
+            // The snapshot keeps these waiters: none of them may serve another wait (see FinishWait).
+            _statusSnapshots = unchecked(_statusSnapshots + 1);
             clock = ClockReading.Now(_timeProvider);
             counts = new GlobalReading(_sessions.Count, _activeRuns, _settings.MaxParallelSessions, _settings.MaxParallelRuns);
         }
@@ -621,12 +627,13 @@ internal sealed class LimiterState : IDisposable
         }
 
         // From here its decider finishes the wait; if the outcome was decided while the hooks were set up, it is ours to.
+        var pending = waiter.AsValueTask();
         if (!waiter.TryMarkReady())
         {
             FinishWait(waiter);
         }
 
-        return new ValueTask<AgentSlot>(waiter.Task);
+        return pending;
     }
 
     /// <summary>
@@ -636,13 +643,19 @@ internal sealed class LimiterState : IDisposable
     internal void FinishWait(Waiter waiter)
     {
         // Unregister, not Dispose: this may run inside the very cancellation callback, which Dispose would wait for.
-        waiter.Registration.Unregister();
+        var callbackGone = !waiter.CancellationToken.CanBeCanceled || waiter.Registration.Unregister();
         DisposeQuietly(waiter.Timer);
+
+        // The waiter may serve another wait once its caller has taken this one's outcome, if nothing else can reach it
+        // then: no cancellation callback that may still be running (one that was unregistered never runs), no timer (a
+        // disposed timer may still fire once), and no status snapshot taken while it was queued (a snapshot keeps its
+        // waiters to describe them when read). A snapshot taken after the waiter left the queue cannot list it.
+        var reusable = callbackGone && waiter.Timer is null && waiter.StatusSnapshotsAtEnqueue == Volatile.Read(ref _statusSnapshots);
         var agentId = waiter.Gate.AgentId;
         if (waiter.Failure is { } failure)
         {
             _telemetry.WaitEnded(agentId, waiter.Wait, WaitedSoFar(waiter), failure);
-            waiter.TrySetException(failure);
+            waiter.SetException(failure, reusable);
             return;
         }
 
@@ -663,7 +676,7 @@ internal sealed class LimiterState : IDisposable
             }
             finally
             {
-                waiter.TrySetCanceled(waiter.CancellationToken);
+                waiter.SetCanceled(reusable);
             }
 
             return;
@@ -671,7 +684,7 @@ internal sealed class LimiterState : IDisposable
 
         var slot = waiter.GrantedSlot.WithWaitTime(WaitedSoFar(waiter));
         _telemetry.WaitEnded(agentId, waiter.Wait, slot.WaitTime, RequestResult.Acquired, errorCode: null);
-        waiter.TrySetResult(slot);
+        waiter.SetResult(slot, reusable);
     }
 
     /// <summary>
@@ -1199,7 +1212,7 @@ internal sealed class LimiterState : IDisposable
     /// <param name="cancellationToken">The caller's token.</param>
     private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options, long enqueuedTimestamp, CancellationToken cancellationToken)
     {
-        var waiter = new Waiter(this, gate, options, enqueuedTimestamp) { CancellationToken = cancellationToken };
+        var waiter = Waiter.Start(this, gate, options, enqueuedTimestamp, _statusSnapshots, cancellationToken);
         waiter.Sequence = ++_enqueued;
         var placedAhead = _waiters.Insert(waiter);
         _waiterSlots.Add(waiter);

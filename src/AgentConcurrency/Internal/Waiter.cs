@@ -1,3 +1,5 @@
+using System.Threading.Tasks.Sources;
+
 namespace AgentConcurrency.Internal;
 
 /// <summary>
@@ -5,7 +7,13 @@ namespace AgentConcurrency.Internal;
 /// the queue (under the lock) decides its outcome, and only that party completes it, so a cancel that races a grant
 /// can never both cancel the caller and keep the permit.
 /// </summary>
-internal sealed class Waiter : TaskCompletionSource<AgentSlot>
+/// <remarks>
+/// The caller awaits the waiter itself (a <see cref="ValueTask{TResult}"/> over it), and a waiter whose caller has taken
+/// its outcome is used again by the next request its thread queues, so a hand-off allocates nothing. It is used again
+/// only when nothing else can still reach it: no cancellation or timer callback that may yet run, and no status snapshot
+/// that listed it (a snapshot describes its waiters when it is read, which may be much later).
+/// </remarks>
+internal sealed class Waiter : IValueTaskSource<AgentSlot>
 {
     // Who finishes the wait: the caller while it sets up the hooks (SettingUp), its decider once it is Ready; a decision
     // made during set-up (Decided) is finished by the caller. A caller that gives up during set-up (Abandoned) leaves an
@@ -15,36 +23,44 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
     private const int Decided = 2;
     private const int Abandoned = 3;
 
-    private int _state;
+    // No version of the completion waits to be taken: outside the range of a version, which is a short.
+    private const int NoneUnclaimed = int.MinValue;
 
-    public Waiter(LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp)
-        : base(TaskCreationOptions.RunContinuationsAsynchronously)
+    // One spare per thread: a caller usually queues its next request on the thread its last one resumed on, and a
+    // thread's spare needs no synchronisation to take or give back. It is bounded by the number of threads.
+    [ThreadStatic]
+    private static Waiter? t_spare;
+
+    private ManualResetValueTaskSourceCore<AgentSlot> _completion;
+    private int _state;
+    private int _unclaimedVersion = NoneUnclaimed;
+
+    private Waiter()
     {
-        Owner = owner;
-        Gate = gate;
-        SessionId = options.SessionId;
-        RunId = options.RunId;
-        Source = options.Source;
-        Priority = options.Priority;
-        OnQueued = options.OnQueued;
-        EnqueuedTimestamp = enqueuedTimestamp;
+        // Callers never resume inside FinishWait, which may run in a releaser's Dispose or a cancellation callback.
+        _completion.RunContinuationsAsynchronously = true;
     }
 
-    public LimiterState Owner { get; }
+    public LimiterState Owner { get; private set; } = null!;
 
-    public AgentGate Gate { get; }
+    public AgentGate Gate { get; private set; } = null!;
 
-    public string? SessionId { get; }
+    public string? SessionId { get; private set; }
 
-    public string? RunId { get; }
+    public string? RunId { get; private set; }
 
-    public string? Source { get; }
+    public string? Source { get; private set; }
 
-    public int Priority { get; }
+    public int Priority { get; private set; }
 
-    public Action<QueuedRequest>? OnQueued { get; }
+    public Action<QueuedRequest>? OnQueued { get; private set; }
 
-    public long EnqueuedTimestamp { get; }
+    public long EnqueuedTimestamp { get; private set; }
+
+    public CancellationToken CancellationToken { get; private set; }
+
+    /// <summary>How many status snapshots the owner had taken when this wait was queued: a later one may have listed it.</summary>
+    public int StatusSnapshotsAtEnqueue { get; private set; }
 
     /// <summary>Its arrival number in the limiter: with <see cref="Priority"/>, its place in the serving order. Set once, at enqueue.</summary>
     public long Sequence { get; set; }
@@ -74,14 +90,38 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
     /// <summary>Whether it left the queue because its caller's token was cancelled.</summary>
     public bool Canceled { get; set; }
 
-    public CancellationToken CancellationToken { get; set; }
-
     /// <summary>The telemetry that follows this wait from enqueue to outcome.</summary>
     public QueuedWait Wait { get; set; }
 
     public CancellationTokenRegistration Registration { get; set; }
 
     public ITimer? Timer { get; set; }
+
+    /// <summary>Whether it may be used again once its caller has taken the outcome; set by <see cref="SetResult"/> and the others.</summary>
+    private bool Reusable { get; set; }
+
+    /// <summary>A waiter for a new wait: this thread's spare, or a new one.</summary>
+    public static Waiter Start(
+        LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp, int statusSnapshots, CancellationToken cancellationToken)
+    {
+        var waiter = t_spare ?? new Waiter();
+        t_spare = null;
+        waiter.Owner = owner;
+        waiter.Gate = gate;
+        waiter.SessionId = options.SessionId;
+        waiter.RunId = options.RunId;
+        waiter.Source = options.Source;
+        waiter.Priority = options.Priority;
+        waiter.OnQueued = options.OnQueued;
+        waiter.EnqueuedTimestamp = enqueuedTimestamp;
+        waiter.StatusSnapshotsAtEnqueue = statusSnapshots;
+        waiter.CancellationToken = cancellationToken;
+        waiter._unclaimedVersion = waiter._completion.Version;
+        return waiter;
+    }
+
+    /// <summary>The caller's view of the wait, valid until its outcome is taken.</summary>
+    public ValueTask<AgentSlot> AsValueTask() => new(this, _completion.Version);
 
     /// <summary>
     /// Gives back a grant its caller will not take (it cancelled, or its OnQueued threw): a run it started goes back; a
@@ -129,5 +169,89 @@ internal sealed class Waiter : TaskCompletionSource<AgentSlot>
         {
             ReturnUnwantedGrant();
         }
+    }
+
+    // The three below complete the caller's wait: the last thing done with the waiter, which its caller may take back
+    // for its next request at once. reusable: nothing else can still reach the waiter.
+
+    public void SetResult(AgentSlot slot, bool reusable)
+    {
+        Reusable = reusable;
+        _completion.SetResult(slot);
+    }
+
+    public void SetException(Exception failure, bool reusable)
+    {
+        Reusable = reusable;
+        _completion.SetException(failure);
+    }
+
+    public void SetCanceled(bool reusable)
+    {
+        Reusable = reusable;
+        // A TaskCanceledException, as a cancelled task throws, carrying the caller's token.
+        _completion.SetException(new TaskCanceledException(null, null, CancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTaskSourceStatus GetStatus(short token) => _completion.GetStatus(token);
+
+    /// <inheritdoc/>
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _completion.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>Hands the outcome to the caller, once; a caller that blocks on the wait rather than awaiting it is served too.</summary>
+    public AgentSlot GetResult(short token)
+    {
+        // A stale token throws here, before anything changes.
+        if (_completion.GetStatus(token) == ValueTaskSourceStatus.Pending)
+        {
+            WaitForOutcome(token);
+        }
+
+        // Only the first taker of this version may put the waiter back: a second taker of the same result (a misuse of
+        // the ValueTask) must not give one waiter to two waits.
+        var claimed = Interlocked.CompareExchange(ref _unclaimedVersion, NoneUnclaimed, token) == token;
+        try
+        {
+            return _completion.GetResult(token);
+        }
+        finally
+        {
+            if (claimed && Reusable)
+            {
+                Recycle();
+            }
+        }
+    }
+
+    /// <summary>Blocks a caller that asked for the outcome before it was decided (.Result, GetAwaiter().GetResult()), as a task would.</summary>
+    private void WaitForOutcome(short token)
+    {
+        using var decided = new ManualResetEventSlim();
+        _completion.OnCompleted(static state => ((ManualResetEventSlim)state!).Set(), decided, token, ValueTaskSourceOnCompletedFlags.None);
+        decided.Wait();
+    }
+
+    /// <summary>Forgets the finished wait (so a spare keeps nothing alive) and makes the waiter this thread's spare.</summary>
+    private void Recycle()
+    {
+        Owner = null!;
+        Gate = null!;
+        SessionId = null;
+        RunId = null;
+        Source = null;
+        OnQueued = null;
+        CancellationToken = default;
+        GrantedSlot = default;
+        JoinedRun = false;
+        Failure = null;
+        Canceled = false;
+        Wait = default;
+        Registration = default;
+        Timer = null;
+        _state = SettingUp;
+        _completion.Reset();
+        t_spare ??= this;
     }
 }
