@@ -57,9 +57,6 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
 
     public long EnqueuedTimestamp { get; private set; }
 
-    /// <summary>How long it may wait, from <see cref="EnqueuedTimestamp"/>; null or infinite for no limit.</summary>
-    public TimeSpan? QueueTimeout { get; private set; }
-
     public CancellationToken CancellationToken { get; private set; }
 
     /// <summary>How many status snapshots the owner had taken when this wait was queued: a later one may have listed it.</summary>
@@ -105,7 +102,7 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
 
     /// <summary>A waiter for a new wait: this thread's spare, or a new one.</summary>
     public static Waiter Start(
-        LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp, TimeSpan? queueTimeout, int statusSnapshots, CancellationToken cancellationToken)
+        LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp, int statusSnapshots, CancellationToken cancellationToken)
     {
         var waiter = t_spare ?? new Waiter();
         t_spare = null;
@@ -117,7 +114,6 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         waiter.Priority = options.Priority;
         waiter.OnQueued = options.OnQueued;
         waiter.EnqueuedTimestamp = enqueuedTimestamp;
-        waiter.QueueTimeout = queueTimeout;
         waiter.StatusSnapshotsAtEnqueue = statusSnapshots;
         waiter.CancellationToken = cancellationToken;
         waiter._unclaimedVersion = waiter._completion.Version;
