@@ -237,4 +237,38 @@ public class RegressionTests
             }
         }
     }
+
+    [Fact]
+    public async Task AcquireAsync_ClockThatRunsTimersWhenRead_NeverQueuesOnAGateTheIdleSweepDropped()
+    {
+        // Found in review of a change that read the clock under the lock for a request about to wait: a TimeProvider that
+        // runs due timers when read (FakeTimeProvider with AutoAdvanceAmount) ran the idle sweep inside the lock, which
+        // dropped the idle gate the request was then queued on. The status threw, and a second gate doubled the limit.
+        var clock = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(
+            options =>
+            {
+                options.IdleAgentTimeout = TimeSpan.FromSeconds(4);
+                options.MaxConcurrencyPerSource = 1;
+            },
+            clock);
+        var agent = new AgentDef("a", 1);
+        limiter.TryAcquire(agent, null, out var first).Should().BeTrue();
+        first.Dispose();
+        limiter.TryAcquire(new AgentDef("b", 1), new AcquireOptions { Source = "s" }, out var sourceHolder).Should().BeTrue();
+
+        // One sweep short of dropping idle gate "a"; the next clock read runs that sweep.
+        clock.Advance(TimeSpan.FromSeconds(4));
+        clock.AutoAdvanceAmount = TimeSpan.FromSeconds(1);
+        var queued = limiter.AcquireAsync(agent, new AcquireOptions { Source = "s" });
+        clock.AutoAdvanceAmount = TimeSpan.Zero;
+        queued.IsCompleted.Should().BeFalse("source 's' is taken");
+
+        limiter.GetStatus().Agent("a").Queued.Should().Be(1, "a snapshot lists the waiting request under its agent");
+        limiter.TryAcquire(agent, null, out var other).Should().BeTrue();
+        sourceHolder.Dispose();
+        queued.IsCompleted.Should().BeFalse("agent 'a' has limit 1 and one holder");
+        other.Dispose();
+        (await queued.Within()).Dispose();
+    }
 }
