@@ -23,6 +23,9 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     private const int Decided = 2;
     private const int Abandoned = 3;
 
+    // How often a blocked caller looks at the outcome again if no wake-up came.
+    private static readonly TimeSpan BlockedCallerRecheck = TimeSpan.FromMilliseconds(50);
+
     // No version of the completion waits to be taken: outside the range of a version, which is a short.
     private const int NoneUnclaimed = int.MinValue;
 
@@ -32,6 +35,9 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     private static Waiter? t_spare;
 
     private ManualResetValueTaskSourceCore<AgentSlot> _completion;
+
+    // Set by a caller that blocks on the outcome before it is decided; woken by the completing thread itself.
+    private ManualResetEventSlim? _blockedCaller;
     private int _state;
     private int _unclaimedVersion = NoneUnclaimed;
 
@@ -178,12 +184,14 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     {
         Reusable = reusable;
         _completion.SetResult(slot);
+        WakeBlockedCaller();
     }
 
     public void SetException(Exception failure, bool reusable)
     {
         Reusable = reusable;
         _completion.SetException(failure);
+        WakeBlockedCaller();
     }
 
     public void SetCanceled(bool reusable)
@@ -191,6 +199,7 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         Reusable = reusable;
         // A TaskCanceledException, as a cancelled task throws, carrying the caller's token.
         _completion.SetException(new TaskCanceledException(null, null, CancellationToken));
+        WakeBlockedCaller();
     }
 
     /// <inheritdoc/>
@@ -225,13 +234,28 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         }
     }
 
-    /// <summary>Blocks a caller that asked for the outcome before it was decided (.Result, GetAwaiter().GetResult()), as a task would.</summary>
+    /// <summary>
+    /// Blocks a caller that asked for the outcome before it was decided (.Result, GetAwaiter().GetResult()), as a task
+    /// would. The completing thread wakes it directly: a continuation would wait for a free thread-pool thread, which
+    /// callers blocking on pool threads may have taken, all of them.
+    /// </summary>
     private void WaitForOutcome(short token)
     {
-        using var decided = new ManualResetEventSlim();
-        _completion.OnCompleted(static state => ((ManualResetEventSlim)state!).Set(), decided, token, ValueTaskSourceOnCompletedFlags.None);
-        decided.Wait();
+        // Not disposed: the completing thread may set it just after this caller saw the outcome and left.
+        var decided = new ManualResetEventSlim();
+        Interlocked.Exchange(ref _blockedCaller, decided);
+
+        // A wake-up can be stale (the completing thread of an earlier wait of this waiter), and the timed wait bounds a
+        // wake-up lost between the completion and the read of _blockedCaller: the outcome is looked at again either way.
+        while (_completion.GetStatus(token) == ValueTaskSourceStatus.Pending)
+        {
+            decided.Wait(BlockedCallerRecheck);
+            decided.Reset();
+        }
     }
+
+    /// <summary>Wakes a caller blocked on the outcome, once the outcome is there for it to see.</summary>
+    private void WakeBlockedCaller() => Volatile.Read(ref _blockedCaller)?.Set();
 
     /// <summary>Forgets the finished wait (so a spare keeps nothing alive) and makes the waiter this thread's spare.</summary>
     private void Recycle()
@@ -250,6 +274,7 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         Wait = default;
         Registration = default;
         Timer = null;
+        _blockedCaller = null;
         _state = SettingUp;
         _completion.Reset();
         t_spare ??= this;
