@@ -31,8 +31,9 @@ internal sealed class RunRegistry(IAgentConcurrencyLimiter limiter, IEnumerable<
         };
 
         // AcquireAsync returns at once: completed when the slot was free, pending when the request waits in the queue.
-        var acquisition = limiter.AcquireAsync(agent, options, run.Cancellation.Token);
-        if (acquisition.IsFaulted && acquisition.AsTask().Exception?.InnerException is ConcurrencyLimitExceededException refusal)
+        // A ValueTask's outcome is taken once: as a task here, so it can be looked at now and awaited later.
+        var acquisition = limiter.AcquireAsync(agent, options, run.Cancellation.Token).AsTask();
+        if (acquisition.IsFaulted && acquisition.Exception?.InnerException is ConcurrencyLimitExceededException refusal)
         {
             _runs.TryRemove(run.RunId, out _);
             run.Dispose();
@@ -67,7 +68,7 @@ internal sealed class RunRegistry(IAgentConcurrencyLimiter limiter, IEnumerable<
         }
     }
 
-    private static async Task RunAsync(TrackedRun run, ValueTask<AgentSlot> acquisition, TimeSpan work)
+    private static async Task RunAsync(TrackedRun run, Task<AgentSlot> acquisition, TimeSpan work)
     {
         try
         {
