@@ -260,15 +260,14 @@ public class RegressionTests
         // One sweep short of dropping idle gate "a"; the next clock read runs that sweep.
         clock.Advance(TimeSpan.FromSeconds(4));
         clock.AutoAdvanceAmount = TimeSpan.FromSeconds(1);
-        var queued = limiter.AcquireAsync(agent, new AcquireOptions { Source = "s" });
+        var queued = limiter.AcquireAsync(agent, new AcquireOptions { Source = "s" }).ShouldBeWaiting();
         clock.AutoAdvanceAmount = TimeSpan.Zero;
-        queued.IsCompleted.Should().BeFalse("source 's' is taken");
 
         limiter.GetStatus().Agent("a").Queued.Should().Be(1, "a snapshot lists the waiting request under its agent");
         limiter.TryAcquire(agent, null, out var other).Should().BeTrue();
         sourceHolder.Dispose();
         queued.IsCompleted.Should().BeFalse("agent 'a' has limit 1 and one holder");
         other.Dispose();
-        (await queued.Within()).Dispose();
+        (await queued.WaitAsync(TestSupport.Bound)).Dispose();
     }
 }

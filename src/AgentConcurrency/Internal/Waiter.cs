@@ -194,13 +194,8 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         WakeBlockedCaller();
     }
 
-    public void SetCanceled(bool reusable)
-    {
-        Reusable = reusable;
-        // A TaskCanceledException, as a cancelled task throws, carrying the caller's token.
-        _completion.SetException(new TaskCanceledException(null, null, CancellationToken));
-        WakeBlockedCaller();
-    }
+    // A TaskCanceledException, as a cancelled task throws, carrying the caller's token.
+    public void SetCanceled(bool reusable) => SetException(new TaskCanceledException(null, null, CancellationToken), reusable);
 
     /// <inheritdoc/>
     public ValueTaskSourceStatus GetStatus(short token) => _completion.GetStatus(token);
