@@ -127,7 +127,9 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                return TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out _, out slot, out blocker);
+                return FindPlainGateUnsynchronized(agentId, declaredLimit, options) is { } gate
+                    ? TryGrantPlainUnsynchronized(gate, ref work, out slot, out blocker)
+                    : TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out _, out slot, out blocker);
             }
         }
         finally
@@ -135,6 +137,45 @@ internal sealed class LimiterState : IDisposable
             work.Run(_telemetry);
         }
     }
+
+    /// <summary>
+    /// The gate of a plain request, the common case, which <see cref="TryGrantPlainUnsynchronized"/> decides on a short path
+    /// of its own: no session, run id or source, for a known agent with the limit it declared last time and a plain gate.
+    /// Null for any other request, which the general path decides.
+    /// </summary>
+    private AgentGate? FindPlainGateUnsynchronized(string agentId, int declaredLimit, AcquireOptions options) =>
+        !_disposed && options.SessionId is null && options.RunId is null && options.Source is null
+        && _gates.TryGetValue(agentId, out var gate) && gate.DeclaredLimit == declaredLimit && IsPlainGateUnsynchronized(gate)
+            ? gate
+            : null;
+
+    /// <summary>
+    /// Grants a plain request if its gate and the run limit have room, making exactly the changes the general path would
+    /// make for it, without that path's steps for everything it does not have (ids, sessions, sources, adaptive limits,
+    /// metrics, a limit to update), which cost more than the grant itself. Otherwise changes nothing.
+    /// </summary>
+    private bool TryGrantPlainUnsynchronized(AgentGate gate, ref AfterLockWork work, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+    {
+        if (FindBlockerUnsynchronized(gate.Active, gate.Limit, sessionId: null, source: null) is { } found)
+        {
+            blocker = found;
+            slot = default;
+            return false;
+        }
+
+        var run = RentRunUnsynchronized(gate);
+        run.Gate = gate;
+        gate.Active++;
+        _activeRuns++;
+        GateChangedUnsynchronized(gate);
+        SettleLimitTransitionsUnsynchronized(ref work);
+        blocker = default;
+        slot = new AgentSlot(run, run.Version, gate.AgentId, sessionId: null, runId: null, TimeSpan.Zero);
+        return true;
+    }
+
+    /// <summary>Whether a run of <paramref name="gate"/> without ids or source would be a plain run: no adaptive limit, and no listener for the slot metrics.</summary>
+    private bool IsPlainGateUnsynchronized(AgentGate gate) => gate.Adaptive is null && !_telemetry.CountsSlots && !_telemetry.TimesSlots;
 
     /// <summary>An acquire's step under the lock: checks the caller's run id, brings the agent's gate up to date, and grants if everything fits.</summary>
     private bool TryGrantUnsynchronized(
@@ -387,6 +428,15 @@ internal sealed class LimiterState : IDisposable
                 // Stale (released another way, maybe reused since) or disposed: the permit is not this slot's to give back.
                 if (_disposed || !run.IsVersion(version))
                 {
+                    return;
+                }
+
+                // A plain run ended with nobody waiting, the common case: nothing to scan for, and nothing kept for ids,
+                // sessions, sources, adaptive limits or metrics to undo.
+                if (_waiters.First is null && run.IsPlain)
+                {
+                    EndPlainRunUnsynchronized(run);
+                    SettleLimitTransitionsUnsynchronized(ref work);
                     return;
                 }
 
@@ -1354,6 +1404,23 @@ internal sealed class LimiterState : IDisposable
             _runsById.Remove(runId);
         }
 
+        RetireRunUnsynchronized(run, gate);
+    }
+
+    /// <summary><see cref="EndRunUnsynchronized"/> for a run that is <see cref="RunRecord.IsPlain"/>: its gate's count and the run count are all it holds.</summary>
+    private void EndPlainRunUnsynchronized(RunRecord run)
+    {
+        var gate = run.Gate!;
+        gate.Active--;
+        GateChangedUnsynchronized(gate);
+        _activeRuns--;
+        Debug.Assert(gate.Active >= 0, "A gate's active count never goes negative.");
+        RetireRunUnsynchronized(run, gate);
+    }
+
+    /// <summary>Makes an ended run's slots inert and keeps its record for a later run: as its gate's spare, or in the pool.</summary>
+    private void RetireRunUnsynchronized(RunRecord run, AgentGate? gate)
+    {
         run.Retire();
         if (gate is { SpareRun: null })
         {

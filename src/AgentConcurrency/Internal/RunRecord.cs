@@ -46,6 +46,12 @@ internal sealed class RunRecord(LimiterState owner) : ISlotSource
 
     public RunRecord? SessionNext { get; set; }
 
+    /// <summary>
+    /// Whether the run holds nothing but its gate's slot and a run slot: no session, run id, source or adaptive limit, and
+    /// not counted or timed for the slot metrics. Such a run can end without the general bookkeeping.
+    /// </summary>
+    public bool IsPlain => Gate is not null && Session is null && RunId is null && Source is null && AdaptiveLimit is null && !Counted && !Timed;
+
     /// <summary>Next record in the state's free list while pooled.</summary>
     public RunRecord? NextFree { get; set; }
 
