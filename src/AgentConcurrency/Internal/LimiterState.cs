@@ -1059,9 +1059,13 @@ internal sealed class LimiterState : IDisposable
             var atLimit = gate.Active >= gate.Limit;
             if (atLimit != gate.AtLimit)
             {
-                // Always recorded, and logged after the lock only if enabled: no logger is asked anything under the lock.
+                // Always recorded, and logged after the lock only if enabled: no logger is asked anything under the lock. With
+                // no logger at all, an agent of limit 1 would publish two events a run for nobody.
                 gate.AtLimit = atLimit;
-                work.Publish(new GateEvent(atLimit ? GateEventKind.LimitReached : GateEventKind.LimitLeft, gate.AgentId, 0, gate.Active, gate.Limit));
+                if (_telemetry.Logs)
+                {
+                    work.Publish(new GateEvent(atLimit ? GateEventKind.LimitReached : GateEventKind.LimitLeft, gate.AgentId, 0, gate.Active, gate.Limit));
+                }
             }
         }
     }

@@ -41,6 +41,7 @@ internal sealed class LimiterTelemetry : IDisposable
     {
         _timeProvider = timeProvider;
         Logger = loggerFactory?.CreateLogger<AgentConcurrencyLimiter>() ?? NullLogger<AgentConcurrencyLimiter>.Instance;
+        Logs = loggerFactory is not null and not NullLoggerFactory;
 
         // A factory's meter belongs to the factory (the container disposes it); a meter of our own is disposed with us.
         var meter = _meter = meterFactory?.Create(new MeterOptions(MeterName) { Version = Version }) ?? (_ownedMeter = new Meter(MeterName, Version));
@@ -58,6 +59,12 @@ internal sealed class LimiterTelemetry : IDisposable
     }
 
     public ILogger Logger { get; }
+
+    /// <summary>
+    /// Whether log events can go anywhere: false without a logger factory (or with the null one), so that events that are
+    /// only ever logged need not be published at all.
+    /// </summary>
+    public bool Logs { get; }
 
     /// <summary>Whether runs are worth counting under the lock: someone listens to <c>agent_concurrency.active_slots</c>.</summary>
     public bool CountsSlots => _activeSlots.Enabled;
