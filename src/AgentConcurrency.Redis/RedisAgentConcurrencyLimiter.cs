@@ -942,7 +942,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
         var grantId = (string)grant[2]!;
         var joined = (int)grant[3] == 1;
         var session = (string?)grant[4] is { Length: > 0 } runSession ? runSession : null;
-        var run = new HeldRun(this, agentId, key, grantId);
+        var run = new HeldRun(this, agentId, session, options.RunId, key, grantId);
         if (!joined)
         {
             // Measured as the in-process limiter measures a run: by the process that started it, once. Counted before it
@@ -966,7 +966,7 @@ public sealed class RedisAgentConcurrencyLimiter : IAgentConcurrencyLimiter, IDi
             }
         }
 
-        return new AgentSlot(run, version: 0, agentId, session, options.RunId, waitTime);
+        return new AgentSlot(run, version: 0, waitTime);
     }
 
     /// <summary>A run this process started ended (released, or lost): its slot stops counting, and its time is recorded.</summary>

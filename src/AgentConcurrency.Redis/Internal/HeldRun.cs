@@ -10,7 +10,7 @@ namespace AgentConcurrency.Redis.Internal;
 [SuppressMessage(
     "Design", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The token source has no timer to free, and its token stays with the holder after the run ends.")]
-internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agentId, string key, string grant) : ISlotSource
+internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agentId, string? sessionId, string? runId, string key, string grant) : ISlotSource
 {
     private const int Held = 0;
     private const int Released = 1;
@@ -21,6 +21,10 @@ internal sealed class HeldRun(RedisAgentConcurrencyLimiter limiter, string agent
     private CancellationTokenSource? _lost;
 
     public string AgentId { get; } = agentId;
+
+    public string? SessionId { get; } = sessionId;
+
+    public string? RunId { get; } = runId;
 
     public string Key { get; } = key;
 

@@ -29,8 +29,14 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
 
     public bool Touched { get; set; }
 
-    /// <summary>A retired run record kept for this gate's next run: most gates run one at a time, and reuse costs one write.</summary>
-    public RunRecord? SpareRun { get; set; }
+    /// <summary>
+    /// Retired run records without ids, kept for this gate's next runs (linked by <see cref="RunRecord.NextFree"/>): a
+    /// record is only used again for the same agent, so that its stale slots go on naming it. Dropped with the gate.
+    /// </summary>
+    public RunRecord? FreeRuns { get; set; }
+
+    /// <summary>How many records <see cref="FreeRuns"/> holds: no more than its limit (the most runs it needs at once) when they were kept, and the state caps them all together.</summary>
+    public int FreeRunCount { get; set; }
 
     /// <summary>A gate the host registered up front: always listed, never dropped while idle.</summary>
     public bool Pinned { get; set; }

@@ -6,6 +6,18 @@ namespace AgentConcurrency.Internal;
 /// </summary>
 internal interface ISlotSource
 {
+    /// <summary>
+    /// The agent the run belongs to. This and the ids below stay what they were for every version the source handed out,
+    /// even once the run ended: a slot reads them here, and a source is used again only for a run that names the same.
+    /// </summary>
+    string AgentId { get; }
+
+    /// <summary>The session the run belongs to, if any.</summary>
+    string? SessionId { get; }
+
+    /// <summary>The run's id, if it has one.</summary>
+    string? RunId { get; }
+
     /// <summary>Whether the run granted at <paramref name="version"/> is still held.</summary>
     bool IsHeld(long version);
 

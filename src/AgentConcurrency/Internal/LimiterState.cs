@@ -20,7 +20,8 @@ internal sealed class LimiterState : IDisposable
     // IdleAgentTimeout and at most a quarter more, with no timestamp taken on the hot path.
     private const int SweepTicksPerIdleTimeout = 4;
 
-    // Enough records for the runs of a busy host; a burst beyond it allocates and leaves them to the GC.
+    // Enough pooled run records for the runs of a busy host, across all gates; a burst beyond it allocates and leaves
+    // them to the GC.
     private const int MaxPooledRuns = 256;
 
     private readonly Lock _sync = new();
@@ -42,8 +43,9 @@ internal sealed class LimiterState : IDisposable
     private LimiterSettings _settings;
     private AgentGate? _touchedGates;
     private ITimer? _idleSweepTimer;
-    private RunRecord? _freeRuns;
-    private int _freeRunCount;
+
+    // Records in the gates' free lists, together.
+    private int _pooledRuns;
     private int _activeRuns;
     private int _waitersWithRunId;
 
@@ -163,14 +165,14 @@ internal sealed class LimiterState : IDisposable
             return false;
         }
 
-        var run = RentRunUnsynchronized(gate);
+        var run = RentRunUnsynchronized(gate, sessionId: null, runId: null);
         run.Gate = gate;
         gate.Active++;
         _activeRuns++;
         GateChangedUnsynchronized(gate);
         SettleLimitTransitionsUnsynchronized(ref work);
         blocker = default;
-        slot = new AgentSlot(run, run.Version, gate.AgentId, sessionId: null, runId: null, TimeSpan.Zero);
+        slot = new AgentSlot(run, TimeSpan.Zero);
         return true;
     }
 
@@ -922,6 +924,7 @@ internal sealed class LimiterState : IDisposable
 
                 _idleGates.Remove(gate);
                 _gates.Remove(gate.AgentId);
+                _pooledRuns -= gate.FreeRunCount;
                 dropped++;
             }
 
@@ -1097,7 +1100,7 @@ internal sealed class LimiterState : IDisposable
         }
 
         SettleLimitTransitionsUnsynchronized(ref work);
-        slot = new AgentSlot(run, gate.AgentId, TimeSpan.Zero);
+        slot = new AgentSlot(run, TimeSpan.Zero);
         return true;
     }
 
@@ -1228,7 +1231,7 @@ internal sealed class LimiterState : IDisposable
 
                     DequeueUnsynchronized(waiter);
                     // Its wait time is read when the wait is finished, after the lock: the lock is held for no clock.
-                    waiter.GrantedSlot = new AgentSlot(run, gate.AgentId, TimeSpan.Zero);
+                    waiter.GrantedSlot = new AgentSlot(run, TimeSpan.Zero);
                     work.Complete(waiter);
                 }
 
@@ -1304,9 +1307,8 @@ internal sealed class LimiterState : IDisposable
 
     private RunRecord StartRunUnsynchronized(AgentGate? gate, string? sessionId, string? runId, string? source, ref AfterLockWork work)
     {
-        var run = RentRunUnsynchronized(gate);
+        var run = RentRunUnsynchronized(gate, sessionId, runId);
         run.Gate = gate;
-        run.RunId = runId;
         run.Source = source;
         if (gate is not null)
         {
@@ -1422,41 +1424,33 @@ internal sealed class LimiterState : IDisposable
         RetireRunUnsynchronized(run, gate);
     }
 
-    /// <summary>Makes an ended run's slots inert and keeps its record for a later run: as its gate's spare, or in the pool.</summary>
+    /// <summary>Makes an ended run's slots inert and keeps its record for its gate's later runs if it can serve them (see <see cref="RunRecord"/>).</summary>
     private void RetireRunUnsynchronized(RunRecord run, AgentGate? gate)
     {
         run.Retire();
-        if (gate is { SpareRun: null })
+        if (gate is not null && run.SessionId is null && run.RunId is null && gate.FreeRunCount < gate.Limit && _pooledRuns < MaxPooledRuns)
         {
-            gate.SpareRun = run;
-        }
-        else if (_freeRunCount < MaxPooledRuns)
-        {
-            run.NextFree = _freeRuns;
-            _freeRuns = run;
-            _freeRunCount++;
+            run.NextFree = gate.FreeRuns;
+            gate.FreeRuns = run;
+            gate.FreeRunCount++;
+            _pooledRuns++;
         }
 
         Debug.Assert(_activeRuns >= 0, "Active runs never go negative.");
     }
 
-    /// <summary>A retired record: the gate's spare if it has one (one write, and the common case of one run per gate), else the pool's.</summary>
-    private RunRecord RentRunUnsynchronized(AgentGate? gate)
+    /// <summary>A record for a new run: the gate's own retired one if the run has no ids and the gate keeps one, else a new one.</summary>
+    private RunRecord RentRunUnsynchronized(AgentGate? gate, string? sessionId, string? runId)
     {
-        if (gate?.SpareRun is { } spare)
+        if (sessionId is not null || runId is not null || gate?.FreeRuns is not { } run)
         {
-            gate.SpareRun = null;
-            return spare;
+            return new RunRecord(this, gate?.AgentId ?? string.Empty, sessionId, runId);
         }
 
-        if (_freeRuns is not { } run)
-        {
-            return new RunRecord(this);
-        }
-
-        _freeRuns = run.NextFree;
+        gate.FreeRuns = run.NextFree;
+        gate.FreeRunCount--;
+        _pooledRuns--;
         run.NextFree = null;
-        _freeRunCount--;
         return run;
     }
 

@@ -2,9 +2,14 @@ namespace AgentConcurrency.Internal;
 
 /// <summary>
 /// One active run. Records are pooled, so a slot identifies its run by this record plus <see cref="Version"/>, which is
-/// bumped on every release: a stale slot then compares unequal and does nothing.
+/// bumped on every release: a stale slot then compares unequal and does nothing. A slot also reads its agent and ids
+/// here, so they are fixed for the record's life: only records without ids are pooled, each by the gate of its agent.
 /// </summary>
-internal sealed class RunRecord(LimiterState owner) : ISlotSource
+/// <param name="owner">The state whose lock guards the record.</param>
+/// <param name="agentId">The agent its runs belong to; empty for a run slot taken without an agent.</param>
+/// <param name="sessionId">The session of its one run, if any.</param>
+/// <param name="runId">The id of its one run, if any.</param>
+internal sealed class RunRecord(LimiterState owner, string agentId, string? sessionId, string? runId) : ISlotSource
 {
     private long _version;
 
@@ -15,7 +20,12 @@ internal sealed class RunRecord(LimiterState owner) : ISlotSource
     /// <summary>The agent's gate; null for a run taken with TryAcquireRunSlot.</summary>
     public AgentGate? Gate { get; set; }
 
-    public string? RunId { get; set; }
+    public string AgentId { get; } = agentId;
+
+    /// <summary>The session its run started in; unlike <see cref="Session"/>, kept once the run ended, for its slots.</summary>
+    public string? SessionId { get; } = sessionId;
+
+    public string? RunId { get; } = runId;
 
     public string? Source { get; set; }
 
@@ -83,7 +93,6 @@ internal sealed class RunRecord(LimiterState owner) : ISlotSource
         // Published with a volatile write so AgentSlot.IsHeld, read outside the lock, sees the release.
         Volatile.Write(ref _version, _version + 1);
         Gate = null;
-        RunId = null;
         Source = null;
         Counted = false;
         StartedTimestamp = 0;

@@ -412,6 +412,35 @@ public abstract class LimiterContractTests : IAsyncLifetime
         holder.WaitTime.Should().Be(TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// A slot is a value: once released it still names what it was granted for, while the limiter gives the same permits
+    /// (and, in process, the same run records) to runs of this agent and others, with other ids or none.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_released_slot_goes_on_naming_its_agent_ids_and_wait_when_its_permit_is_given_again()
+    {
+        var limiter = NewLimiter();
+        var plain = await limiter.AcquireAsync(Solo);
+        var withIds = await limiter.AcquireAsync(Coder, new AcquireOptions { SessionId = "s1", RunId = "r1" });
+        await plain.DisposeAsync();
+        await withIds.DisposeAsync();
+
+        await using var otherAgent = await limiter.AcquireAsync(Coder);
+        await using var otherIds = await limiter.AcquireAsync(Coder, new AcquireOptions { SessionId = "s2", RunId = "r2" });
+        var sameAgent = await limiter.AcquireAsync(Solo);
+        var waiting = await limiter.EnqueueAsync(Solo);
+        Time.Advance(TimeSpan.FromSeconds(2));
+        await sameAgent.DisposeAsync();
+        await using var waited = await waiting.WaitAsync(Bound);
+
+        plain.Should().Match<AgentSlot>(s => !s.IsHeld && s.AgentId == "solo" && s.SessionId == null && s.RunId == null && s.WaitTime == TimeSpan.Zero);
+        withIds.Should().Match<AgentSlot>(s => !s.IsHeld && s.AgentId == "coder" && s.SessionId == "s1" && s.RunId == "r1");
+        sameAgent.Should().Match<AgentSlot>(s => !s.IsHeld && s.AgentId == "solo" && s.SessionId == null && s.WaitTime == TimeSpan.Zero);
+        waited.Should().Match<AgentSlot>(s => s.IsHeld && s.AgentId == "solo" && s.RunId == null && s.WaitTime == TimeSpan.FromSeconds(2));
+        otherAgent.Should().Match<AgentSlot>(s => s.IsHeld && s.AgentId == "coder" && s.SessionId == null && s.RunId == null);
+        otherIds.Should().Match<AgentSlot>(s => s.IsHeld && s.AgentId == "coder" && s.SessionId == "s2" && s.RunId == "r2");
+    }
+
     [SkippableFact]
     public async Task Disposing_the_limiter_fails_its_waiters_and_later_acquires()
     {
