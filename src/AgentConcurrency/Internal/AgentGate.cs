@@ -35,7 +35,7 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     /// </summary>
     public RunRecord? FreeRuns { get; set; }
 
-    /// <summary>How many records <see cref="FreeRuns"/> holds: no more than its limit (the most runs it needs at once) when they were kept, and the state caps them all together.</summary>
+    /// <summary>How many records <see cref="FreeRuns"/> holds: one always, more up to its limit (the most runs it needs at once) while the state's cap across gates allows.</summary>
     public int FreeRunCount { get; set; }
 
     /// <summary>A gate the host registered up front: always listed, never dropped while idle.</summary>

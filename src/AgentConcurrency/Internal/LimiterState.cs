@@ -20,7 +20,8 @@ internal sealed class LimiterState : IDisposable
     // IdleAgentTimeout and at most a quarter more, with no timestamp taken on the hot path.
     private const int SweepTicksPerIdleTimeout = 4;
 
-    // Enough pooled run records for the runs of a busy host, across all gates; a burst beyond it allocates and leaves
+    // Every gate keeps one retired run record (most agents run one at a time); records beyond each gate's first are
+    // kept up to this many across all gates, enough for the runs of a busy host. A burst beyond it allocates and leaves
     // them to the GC.
     private const int MaxPooledRuns = 256;
 
@@ -44,7 +45,7 @@ internal sealed class LimiterState : IDisposable
     private AgentGate? _touchedGates;
     private ITimer? _idleSweepTimer;
 
-    // Records in the gates' free lists, together.
+    // Records in the gates' free lists beyond each gate's first, together.
     private int _pooledRuns;
     private int _activeRuns;
     private int _waitersWithRunId;
@@ -924,7 +925,7 @@ internal sealed class LimiterState : IDisposable
 
                 _idleGates.Remove(gate);
                 _gates.Remove(gate.AgentId);
-                _pooledRuns -= gate.FreeRunCount;
+                _pooledRuns -= Math.Max(gate.FreeRunCount - 1, 0);
                 dropped++;
             }
 
@@ -1428,12 +1429,13 @@ internal sealed class LimiterState : IDisposable
     private void RetireRunUnsynchronized(RunRecord run, AgentGate? gate)
     {
         run.Retire();
-        if (gate is not null && run.SessionId is null && run.RunId is null && gate.FreeRunCount < gate.Limit && _pooledRuns < MaxPooledRuns)
+        if (gate is not null && run.SessionId is null && run.RunId is null
+            && (gate.FreeRunCount == 0 || (gate.FreeRunCount < gate.Limit && _pooledRuns < MaxPooledRuns)))
         {
+            _pooledRuns += gate.FreeRunCount > 0 ? 1 : 0;
             run.NextFree = gate.FreeRuns;
             gate.FreeRuns = run;
             gate.FreeRunCount++;
-            _pooledRuns++;
         }
 
         Debug.Assert(_activeRuns >= 0, "Active runs never go negative.");
@@ -1449,7 +1451,7 @@ internal sealed class LimiterState : IDisposable
 
         gate.FreeRuns = run.NextFree;
         gate.FreeRunCount--;
-        _pooledRuns--;
+        _pooledRuns -= gate.FreeRunCount > 0 ? 1 : 0;
         run.NextFree = null;
         return run;
     }
