@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace AgentConcurrency.Tests;
 
 /// <summary>
@@ -10,7 +13,8 @@ public class RunRecordPoolingTests
     [Fact]
     public void PlainAcquireAndRelease_AcrossMoreAgentsThanThePoolCapKeepsExtras_OnceWarm_AllocatesNothing()
     {
-        using var limiter = TestSupport.CreateLimiter();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var limiter = TestSupport.CreateUnobservedLimiter(services.GetRequiredService<IMeterFactory>());
         var agents = Enumerable.Range(0, 1_000).Select(static i => new AgentDef($"agent-{i}", MaxConcurrency: 2)).ToArray();
 
         // Warm: every gate exists with a retired record, and everything on the path is compiled.

@@ -19,6 +19,13 @@ internal static class TestSupport
         return new AgentConcurrencyLimiter(options, timeProvider ?? new FakeTimeProvider());
     }
 
+    /// <summary>
+    /// A limiter whose meters come from <paramref name="meterFactory"/>, a factory of the test's own, so that no other test's
+    /// listener enables them: for tests that count allocations, to which a listener's callback on the test's thread would add.
+    /// </summary>
+    public static AgentConcurrencyLimiter CreateUnobservedLimiter(IMeterFactory meterFactory) =>
+        new(new AgentConcurrencyOptions(), new FakeTimeProvider(), loggerFactory: null, meterFactory);
+
     /// <summary>Awaits a pending acquire, failing the test if it does not finish within the bound.</summary>
     public static Task<AgentSlot> Within(this ValueTask<AgentSlot> pending) => pending.AsTask().WaitAsync(Bound);
 

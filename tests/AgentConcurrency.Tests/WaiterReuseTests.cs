@@ -1,3 +1,6 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+
 namespace AgentConcurrency.Tests;
 
 /// <summary>
@@ -12,7 +15,8 @@ public class WaiterReuseTests
     [InlineData(true)]
     public void HandOff_OnceWarm_AllocatesNothing(bool cancellableToken)
     {
-        using var limiter = TestSupport.CreateLimiter();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var limiter = TestSupport.CreateUnobservedLimiter(services.GetRequiredService<IMeterFactory>());
         using var cancellation = new CancellationTokenSource();
         var token = cancellableToken ? cancellation.Token : CancellationToken.None;
         limiter.TryAcquire(TestSupport.Cookie, null, out var held).Should().BeTrue();
