@@ -146,7 +146,8 @@ internal sealed class LimiterTelemetry : IDisposable
     {
         var result = ResultOf(code);
         CountRequest(agentId, result);
-        LogFailure(agentId, result, code.ToString(), TimeSpan.Zero);
+        // GetName, not ToString: the name without boxing the code, so a refused TryAcquire allocates nothing.
+        LogFailure(agentId, result, Enum.GetName(code), TimeSpan.Zero);
     }
 
     /// <summary>A request was put in the queue; what is returned follows its wait to <see cref="WaitEnded(string, QueuedWait, TimeSpan, Exception)"/>.</summary>
@@ -188,7 +189,7 @@ internal sealed class LimiterTelemetry : IDisposable
     {
         var (result, code) = failure switch
         {
-            ConcurrencyLimitExceededException limit => (ResultOf(limit.ErrorCode), limit.ErrorCode.ToString()),
+            ConcurrencyLimitExceededException limit => (ResultOf(limit.ErrorCode), Enum.GetName(limit.ErrorCode)),
             OperationCanceledException => (RequestResult.Canceled, null),
             ObjectDisposedException => (RequestResult.Rejected, "LimiterDisposed"),
             ArgumentException => (RequestResult.Rejected, "RunIdConflict"),
