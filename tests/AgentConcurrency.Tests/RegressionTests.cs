@@ -199,6 +199,67 @@ public class RegressionTests
         limiter.GetStatus().Agent("cookie").Should().Match<AgentStatus>(a => a.Active == 1 && a.Queued == 0);
     }
 
+    [Fact]
+    public async Task AcquireAsync_ClockThatFailsAsTheRequestIsQueued_ThrowsAndLeavesNothingQueued()
+    {
+        var time = new ClockFailingTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(configure: null, time);
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        time.Fails = true;
+
+        var acquire = () => limiter.AcquireAsync(TestSupport.Cookie);
+
+        acquire.Should().Throw<InvalidOperationException>().WithMessage("no clock");
+        time.Fails = false;
+        limiter.GetStatus().Agent("cookie").Should().Match<AgentStatus>(a => a.Active == 1 && a.Queued == 0, "the request left the queue it was put in");
+        holder.Dispose();
+        limiter.GetStatus().Agent("cookie").Active.Should().Be(0, "nobody was granted the slot on behalf of the failed request");
+    }
+
+    [Fact]
+    public async Task StatusSnapshot_ThatDescribesARequestBeforeItsCallerDatedIt_GivesTheDateEverySnapshotAndTheWaitTimeKeep()
+    {
+        var time = new SnapshotOnFirstReadTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(configure: null, time);
+        var holder = await limiter.AcquireAsync(TestSupport.Cookie);
+        var queuedAt = time.GetUtcNow();
+        time.Arm(limiter, advanceAfter: TimeSpan.FromSeconds(5));
+
+        // The caller dates its request just after the lock; the armed clock takes a snapshot in that moment first.
+        var waiter = limiter.AcquireAsync(TestSupport.Cookie).ShouldBeWaiting();
+
+        time.SeenInTheMoment.Should().Be(queuedAt, "the snapshot dates a request its caller has not dated yet by its own clock");
+        limiter.GetStatus().Agent("cookie").QueuedRequests.Should().ContainSingle().Which.EnqueuedAt.Should().Be(queuedAt, "that date stands");
+        holder.Dispose();
+        (await waiter.WaitAsync(TestSupport.Bound)).WaitTime.Should().Be(TimeSpan.FromSeconds(5), "the wait is timed from the same date");
+    }
+
+    /// <summary>A clock that, once armed, takes and reads a status snapshot the first time it is asked for a timestamp.</summary>
+    private sealed class SnapshotOnFirstReadTimeProvider : FakeTimeProvider
+    {
+        private AgentConcurrencyLimiter? _limiter;
+        private TimeSpan _advanceAfter;
+
+        public DateTimeOffset? SeenInTheMoment { get; private set; }
+
+        public void Arm(AgentConcurrencyLimiter limiter, TimeSpan advanceAfter)
+        {
+            _limiter = limiter;
+            _advanceAfter = advanceAfter;
+        }
+
+        public override long GetTimestamp()
+        {
+            if (Interlocked.Exchange(ref _limiter, null) is { } limiter)
+            {
+                SeenInTheMoment = limiter.GetStatus().Agent("cookie").QueuedRequests.Single().EnqueuedAt;
+                Advance(_advanceAfter);
+            }
+
+            return base.GetTimestamp();
+        }
+    }
+
     private sealed class ClockFailingTimeProvider : FakeTimeProvider
     {
         public bool Fails { get; set; }

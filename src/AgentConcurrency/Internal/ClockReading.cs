@@ -19,6 +19,9 @@ internal readonly struct ClockReading
 
     public static ClockReading Now(TimeProvider timeProvider) => new(timeProvider);
 
+    /// <summary>The timestamp clock as read.</summary>
+    public long Timestamp => _timestamp;
+
     /// <summary>The wall-clock time at which <paramref name="timestamp"/> was taken.</summary>
     public DateTimeOffset DateOf(long timestamp) => _utcNow - _timeProvider.GetElapsedTime(timestamp, _timestamp);
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace AgentConcurrency.Internal;
@@ -98,16 +99,53 @@ internal sealed class LimiterState : IDisposable
             return ValueTask.FromCanceled<AgentSlot>(cancellationToken);
         }
 
-        // The common case first, on the same short path as TryAcquire: sharing one method with the queue's set-up (its
-        // locals, the refusal rules, the waiter) slowed the uncontended call by a fifth. A request that cannot be granted
-        // here changed nothing, and asks again under the lock it may wait under.
-        if (TryGrantAtOnce(agentId, declaredLimit, options, out var slot, out _))
+        // One pass under the lock: grant, refuse or queue. The plain request, the common case, is decided on the short path
+        // TryAcquire takes; everything a request that does not fit needs is in methods of its own, so the uncontended call
+        // carries none of it. A queued request is dated once out of the lock (see Waiter.Stamp): the lock is held for no clock.
+        if (TryGrantOrEnqueue(agentId, declaredLimit, options, cancellationToken, out var slot, out var waiter, out var blocker))
         {
             _telemetry.Acquired(agentId);
             return new ValueTask<AgentSlot>(slot);
         }
 
-        return GrantOrWait(agentId, declaredLimit, options, cancellationToken);
+        if (waiter is not null)
+        {
+            return WaitForGrant(waiter, cancellationToken);
+        }
+
+        _telemetry.RefusedAtOnce(agentId, blocker);
+        return ValueTask.FromException<AgentSlot>(new ConcurrencyLimitExceededException(blocker, agentId));
+    }
+
+    /// <summary>
+    /// <see cref="TryGrantAtOnce"/> for <see cref="AcquireAsync"/>: a request that does not fit is queued under the same
+    /// lock (<paramref name="waiter"/>), or refused (no waiter, and <paramref name="blocker"/> says why).
+    /// </summary>
+    private bool TryGrantOrEnqueue(
+        string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken, out AgentSlot slot, out Waiter? waiter, out ConcurrencyErrorCode blocker)
+    {
+        var work = default(AfterLockWork);
+        try
+        {
+            lock (_sync)
+            {
+                var gate = FindPlainGateUnsynchronized(agentId, declaredLimit, options);
+                if (gate is not null
+                    ? TryGrantPlainUnsynchronized(gate, ref work, out slot, out blocker)
+                    : TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out gate, out slot, out blocker))
+                {
+                    waiter = null;
+                    return true;
+                }
+
+                waiter = EnqueueOrRefuseUnsynchronized(gate, ref blocker, options, cancellationToken);
+                return false;
+            }
+        }
+        finally
+        {
+            work.Run(_telemetry);
+        }
     }
 
     public bool TryAcquire(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot, out ConcurrencyErrorCode blocker)
@@ -166,15 +204,23 @@ internal sealed class LimiterState : IDisposable
             return false;
         }
 
+        var run = StartPlainRunUnsynchronized(gate);
+        SettleLimitTransitionsUnsynchronized(ref work);
+        blocker = default;
+        slot = new AgentSlot(run, TimeSpan.Zero);
+        return true;
+    }
+
+    /// <summary><see cref="StartRunUnsynchronized"/> for a run without ids or source at a plain gate: its gate's count and the run count are all it takes.</summary>
+    private RunRecord StartPlainRunUnsynchronized(AgentGate gate)
+    {
         var run = RentRunUnsynchronized(gate, sessionId: null, runId: null);
         run.Gate = gate;
         gate.Active++;
         _activeRuns++;
         GateChangedUnsynchronized(gate);
-        SettleLimitTransitionsUnsynchronized(ref work);
-        blocker = default;
-        slot = new AgentSlot(run, TimeSpan.Zero);
-        return true;
+        Debug.Assert(_activeRuns <= (_settings.MaxParallelRuns ?? int.MaxValue), "Runs never exceed their limit.");
+        return run;
     }
 
     /// <summary>Whether a run of <paramref name="gate"/> without ids or source would be a plain run: no adaptive limit, and no listener for the slot metrics.</summary>
@@ -193,51 +239,6 @@ internal sealed class LimiterState : IDisposable
 
         gate = PrepareGateUnsynchronized(agentId, declaredLimit, ref work);
         return TryGrantNowUnsynchronized(gate, options, ref work, out slot, out blocker);
-    }
-
-    /// <summary>The rest of <see cref="AcquireAsync"/> once the request did not fit: grants it if it fits now, or refuses or queues it.</summary>
-    private ValueTask<AgentSlot> GrantOrWait(string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken)
-    {
-        // Read before the lock, which is held for no clock: the request is about to wait, and its wait starts now.
-        var askedTimestamp = _timeProvider.GetTimestamp();
-        var work = default(AfterLockWork);
-        Waiter? waiter = null;
-        TimeSpan? timeout = null;
-        ConcurrencyErrorCode? refusal = null;
-        AgentSlot slot;
-        try
-        {
-            lock (_sync)
-            {
-                if (!TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out var gate, out slot, out var blocker))
-                {
-                    timeout = options.QueueTimeout ?? _settings.QueueTimeout;
-                    refusal = RefusalUnsynchronized(gate, blocker, timeout);
-                    if (refusal is null)
-                    {
-                        waiter = EnqueueUnsynchronized(gate, options, askedTimestamp, cancellationToken);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            work.Run(_telemetry);
-        }
-
-        if (waiter is not null)
-        {
-            return WaitForGrant(waiter, timeout, cancellationToken);
-        }
-
-        if (refusal is { } code)
-        {
-            _telemetry.RefusedAtOnce(agentId, code);
-            return ValueTask.FromException<AgentSlot>(new ConcurrencyLimitExceededException(code, agentId));
-        }
-
-        _telemetry.Acquired(agentId);
-        return new ValueTask<AgentSlot>(slot);
     }
 
     /// <summary>
@@ -434,12 +435,20 @@ internal sealed class LimiterState : IDisposable
                     return;
                 }
 
-                // A plain run ended with nobody waiting, the common case: nothing to scan for, and nothing kept for ids,
-                // sessions, sources, adaptive limits or metrics to undo.
-                if (_waiters.First is null && run.IsPlain)
+                // A plain run, the common case: nothing kept for ids, sessions, sources, adaptive limits or metrics to undo;
+                // and with nobody waiting, nothing to scan for.
+                if (run.IsPlain)
                 {
                     EndPlainRunUnsynchronized(run);
-                    SettleLimitTransitionsUnsynchronized(ref work);
+                    if (_waiters.First is null)
+                    {
+                        SettleLimitTransitionsUnsynchronized(ref work);
+                    }
+                    else
+                    {
+                        ScanUnsynchronized(ref work);
+                    }
+
                     return;
                 }
 
@@ -637,8 +646,20 @@ internal sealed class LimiterState : IDisposable
     /// the task its decider completes. The caller's task is completed directly by whoever decides the outcome, with no
     /// wrapper in between, so a grant reaches a caller that has not started awaiting yet without a thread hop.
     /// </summary>
-    private ValueTask<AgentSlot> WaitForGrant(Waiter waiter, TimeSpan? timeout, CancellationToken cancellationToken)
+    private ValueTask<AgentSlot> WaitForGrant(Waiter waiter, CancellationToken cancellationToken)
     {
+        try
+        {
+            waiter.Stamp(_timeProvider.GetTimestamp());
+        }
+        catch
+        {
+            // The host's clock failed: the request leaves before its wait is recorded (a grant decided for it meanwhile goes
+            // back), and the caller gets the failure at once.
+            Abandon(waiter);
+            throw;
+        }
+
         var agentId = waiter.Gate.AgentId;
         waiter.Wait = _telemetry.Queued(agentId, waiter.InitialPosition);
         if (waiter.OnQueued is { } onQueued)
@@ -668,7 +689,7 @@ internal sealed class LimiterState : IDisposable
                     self.Owner.Cancel(self);
                 },
                 waiter);
-            waiter.Timer = StartQueueTimer(waiter, timeout);
+            waiter.Timer = StartQueueTimer(waiter);
         }
         catch (Exception failure)
         {
@@ -776,8 +797,9 @@ internal sealed class LimiterState : IDisposable
     public void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), typeof(AgentConcurrencyLimiter));
 
 
-    private ITimer? StartQueueTimer(Waiter waiter, TimeSpan? timeout)
+    private ITimer? StartQueueTimer(Waiter waiter)
     {
+        var timeout = waiter.QueueTimeout;
         if (TimeoutRules.IsInfinite(timeout))
         {
             return null;
@@ -1226,7 +1248,9 @@ internal sealed class LimiterState : IDisposable
                     waiter.JoinedRun = run is not null;
                     if (run is null)
                     {
-                        run = StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source, ref work);
+                        run = waiter.SessionId is null && waiter.RunId is null && waiter.Source is null && IsPlainGateUnsynchronized(gate)
+                            ? StartPlainRunUnsynchronized(gate)
+                            : StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source, ref work);
                         startedRunWithId |= waiter.RunId is not null;
                     }
 
@@ -1264,13 +1288,30 @@ internal sealed class LimiterState : IDisposable
     private bool NoGrantPossibleUnsynchronized() =>
         _waitersWithRunId == 0 && (_waitersAtOpenGates == 0 || _activeRuns >= _settings.MaxParallelRuns);
 
+    /// <summary>
+    /// The rest of an acquire that did not fit: queues it, or returns null and sets <paramref name="blocker"/> to the
+    /// reason it must fail at once instead. Its own method, so that the uncontended acquire does not carry it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Waiter? EnqueueOrRefuseUnsynchronized(AgentGate gate, ref ConcurrencyErrorCode blocker, AcquireOptions options, CancellationToken cancellationToken)
+    {
+        var timeout = options.QueueTimeout ?? _settings.QueueTimeout;
+        if (RefusalUnsynchronized(gate, blocker, timeout) is { } refusal)
+        {
+            blocker = refusal;
+            return null;
+        }
+
+        return EnqueueUnsynchronized(gate, options, timeout, cancellationToken);
+    }
+
     /// <param name="gate">The gate the request waits for.</param>
     /// <param name="options">The request's options.</param>
-    /// <param name="enqueuedTimestamp">When the request was made: the wall-clock enqueue time a status shows is worked out from it when it is read.</param>
+    /// <param name="timeout">How long it may wait: the caller's, or the one in force when it asked.</param>
     /// <param name="cancellationToken">The caller's token.</param>
-    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options, long enqueuedTimestamp, CancellationToken cancellationToken)
+    private Waiter EnqueueUnsynchronized(AgentGate gate, AcquireOptions options, TimeSpan? timeout, CancellationToken cancellationToken)
     {
-        var waiter = Waiter.Start(this, gate, options, enqueuedTimestamp, _statusSnapshots, cancellationToken);
+        var waiter = Waiter.Start(this, gate, options, timeout, _statusSnapshots, cancellationToken);
         waiter.Sequence = ++_enqueued;
         var placedAhead = _waiters.Insert(waiter);
         _waiterSlots.Add(waiter);

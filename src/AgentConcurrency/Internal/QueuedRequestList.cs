@@ -9,7 +9,9 @@ namespace AgentConcurrency.Internal;
 /// </summary>
 internal sealed class QueuedRequestList(Waiter[] waiters, int start, int count, ClockReading clock) : IReadOnlyList<QueuedRequest>
 {
-    // Only the immutable fields of the waiters are read, so a snapshot never changes, whenever it is read.
+    // Only fields of the waiters that never change while they are queued are read, and the enqueue time, which is set once
+    // (by the first snapshot to describe the request, if its caller has not dated it yet): a snapshot never changes,
+    // whenever it is read.
     private QueuedRequest?[]? _described;
 
     public int Count => count;

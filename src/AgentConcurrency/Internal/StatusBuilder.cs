@@ -10,7 +10,7 @@ internal static class StatusBuilder
 {
     /// <summary>Builds the snapshot.</summary>
     /// <param name="gates">Every gate, as read.</param>
-    /// <param name="waiterSlots">Every waiter, in no order and with gaps; only their immutable fields are read.</param>
+    /// <param name="waiterSlots">Every waiter, in no order and with gaps; only fields that never change while they are queued are read.</param>
     /// <param name="waiterCount">How many waiters there are.</param>
     /// <param name="clock">The clocks as read with the rest, to date the requests.</param>
     /// <param name="counts">The global counts and limits.</param>

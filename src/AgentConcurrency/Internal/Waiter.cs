@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 
 namespace AgentConcurrency.Internal;
@@ -29,6 +30,9 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     // No version of the completion waits to be taken: outside the range of a version, which is a short.
     private const int NoneUnclaimed = int.MinValue;
 
+    // Not dated yet: a timestamp no clock gives.
+    private const long Unstamped = long.MinValue;
+
     // One spare per thread: a caller usually queues its next request on the thread its last one resumed on, and a
     // thread's spare needs no synchronisation to take or give back. It is bounded by the number of threads.
     [ThreadStatic]
@@ -40,6 +44,7 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     private ManualResetEventSlim? _blockedCaller;
     private int _state;
     private int _unclaimedVersion = NoneUnclaimed;
+    private long _enqueuedTimestamp = Unstamped;
 
     private Waiter()
     {
@@ -61,7 +66,11 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
 
     public Action<QueuedRequest>? OnQueued { get; private set; }
 
-    public long EnqueuedTimestamp { get; private set; }
+    /// <summary>When it was queued, by the owner's clock; read only once its caller has stamped it (see <see cref="Stamp"/>).</summary>
+    public long EnqueuedTimestamp => _enqueuedTimestamp;
+
+    /// <summary>How long it may wait: its caller's timeout, or the one in force when it asked; null or infinite for no limit.</summary>
+    public TimeSpan? QueueTimeout { get; private set; }
 
     public CancellationToken CancellationToken { get; private set; }
 
@@ -108,10 +117,11 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
 
     /// <summary>A waiter for a new wait: this thread's spare, or a new one.</summary>
     public static Waiter Start(
-        LimiterState owner, AgentGate gate, AcquireOptions options, long enqueuedTimestamp, int statusSnapshots, CancellationToken cancellationToken)
+        LimiterState owner, AgentGate gate, AcquireOptions options, TimeSpan? queueTimeout, int statusSnapshots, CancellationToken cancellationToken)
     {
         var waiter = t_spare ?? new Waiter();
         t_spare = null;
+        Debug.Assert(waiter._enqueuedTimestamp == Unstamped, "A waiter is dated once per wait.");
         waiter.Owner = owner;
         waiter.Gate = gate;
         waiter.SessionId = options.SessionId;
@@ -119,7 +129,7 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         waiter.Source = options.Source;
         waiter.Priority = options.Priority;
         waiter.OnQueued = options.OnQueued;
-        waiter.EnqueuedTimestamp = enqueuedTimestamp;
+        waiter.QueueTimeout = queueTimeout;
         waiter.StatusSnapshotsAtEnqueue = statusSnapshots;
         waiter.CancellationToken = cancellationToken;
         waiter._unclaimedVersion = waiter._completion.Version;
@@ -141,9 +151,29 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         }
     }
 
-    /// <summary>Describes the request for a status reader; <paramref name="clock"/> dates it from its enqueue timestamp.</summary>
-    public QueuedRequest ToQueuedRequest(int position, in ClockReading clock) =>
-        new(Gate.AgentId, position, SessionId, RunId, Source, Priority, clock.DateOf(EnqueuedTimestamp));
+    /// <summary>
+    /// Dates the wait: called by its caller once out of the lock it was queued under, which is held for no clock. A status
+    /// snapshot that describes the request first has dated it already, by the clock it read under the lock while the
+    /// request was queued, and that date stands.
+    /// </summary>
+    public void Stamp(long timestamp) => Interlocked.CompareExchange(ref _enqueuedTimestamp, timestamp, Unstamped);
+
+    /// <summary>
+    /// Describes the request for a status reader; <paramref name="clock"/> dates it from its enqueue timestamp. A request
+    /// its caller has not dated yet is dated by the snapshot's clock, read under the lock while the request was queued,
+    /// and keeps that date: every snapshot and its caller's wait time agree on it.
+    /// </summary>
+    public QueuedRequest ToQueuedRequest(int position, in ClockReading clock)
+    {
+        var enqueued = Volatile.Read(ref _enqueuedTimestamp);
+        if (enqueued == Unstamped)
+        {
+            var found = Interlocked.CompareExchange(ref _enqueuedTimestamp, clock.Timestamp, Unstamped);
+            enqueued = found == Unstamped ? clock.Timestamp : found;
+        }
+
+        return new(Gate.AgentId, position, SessionId, RunId, Source, Priority, clock.DateOf(enqueued));
+    }
 
     /// <summary>
     /// Hands the outcome decided under the lock to the caller; called once, after the lock, by whoever decided it. If
@@ -269,6 +299,8 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         Wait = default;
         Registration = default;
         Timer = null;
+        QueueTimeout = null;
+        _enqueuedTimestamp = Unstamped;
         _blockedCaller = null;
         _state = SettingUp;
         _completion.Reset();
