@@ -129,10 +129,7 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                var gate = FindPlainGateUnsynchronized(agentId, declaredLimit, options);
-                if (gate is not null
-                    ? TryGrantPlainUnsynchronized(gate, ref work, out slot, out blocker)
-                    : TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out gate, out slot, out blocker))
+                if (TryGrantAnyUnsynchronized(agentId, declaredLimit, options, ref work, out var gate, out slot, out blocker))
                 {
                     waiter = null;
                     return true;
@@ -168,15 +165,27 @@ internal sealed class LimiterState : IDisposable
         {
             lock (_sync)
             {
-                return FindPlainGateUnsynchronized(agentId, declaredLimit, options) is { } gate
-                    ? TryGrantPlainUnsynchronized(gate, ref work, out slot, out blocker)
-                    : TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out _, out slot, out blocker);
+                return TryGrantAnyUnsynchronized(agentId, declaredLimit, options, ref work, out _, out slot, out blocker);
             }
         }
         finally
         {
             work.Run(_telemetry);
         }
+    }
+
+    /// <summary>An acquire's grant under the lock: a plain request on its short path, any other on the general one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryGrantAnyUnsynchronized(
+        string agentId, int declaredLimit, AcquireOptions options, ref AfterLockWork work, out AgentGate gate, out AgentSlot slot, out ConcurrencyErrorCode blocker)
+    {
+        if (FindPlainGateUnsynchronized(agentId, declaredLimit, options) is { } plain)
+        {
+            gate = plain;
+            return TryGrantPlainUnsynchronized(plain, ref work, out slot, out blocker);
+        }
+
+        return TryGrantUnsynchronized(agentId, declaredLimit, options, ref work, out gate, out slot, out blocker);
     }
 
     /// <summary>

@@ -156,7 +156,12 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     /// snapshot that describes the request first has dated it already, by the clock it read under the lock while the
     /// request was queued, and that date stands.
     /// </summary>
-    public void Stamp(long timestamp) => Interlocked.CompareExchange(ref _enqueuedTimestamp, timestamp, Unstamped);
+    /// <returns>The date that stands: <paramref name="timestamp"/>, or the one set first.</returns>
+    public long Stamp(long timestamp)
+    {
+        var found = Interlocked.CompareExchange(ref _enqueuedTimestamp, timestamp, Unstamped);
+        return found == Unstamped ? timestamp : found;
+    }
 
     /// <summary>
     /// Describes the request for a status reader; <paramref name="clock"/> dates it from its enqueue timestamp. A request
@@ -168,8 +173,7 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         var enqueued = Volatile.Read(ref _enqueuedTimestamp);
         if (enqueued == Unstamped)
         {
-            var found = Interlocked.CompareExchange(ref _enqueuedTimestamp, clock.Timestamp, Unstamped);
-            enqueued = found == Unstamped ? clock.Timestamp : found;
+            enqueued = Stamp(clock.Timestamp);
         }
 
         return new(Gate.AgentId, position, SessionId, RunId, Source, Priority, clock.DateOf(enqueued));
