@@ -555,9 +555,12 @@ internal sealed class LimiterState : IDisposable
         }
         finally
         {
-            // Cleared, so the pool does not keep waiters and gates alive.
-            ArrayPool<Waiter?>.Shared.Return(waiters, clearArray: true);
-            ArrayPool<GateReading>.Shared.Return(gates, clearArray: true);
+            // Cleared, so the pool does not keep waiters and gates alive; only the part written to (a rented array can be
+            // twice as long).
+            Array.Clear(waiters, 0, usedSlots);
+            Array.Clear(gates, 0, gateCount);
+            ArrayPool<Waiter?>.Shared.Return(waiters);
+            ArrayPool<GateReading>.Shared.Return(gates);
         }
     }
 

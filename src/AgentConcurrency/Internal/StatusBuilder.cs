@@ -45,13 +45,14 @@ internal static class StatusBuilder
             grouped.AsSpan(next[index] - gates[index].Queued, gates[index].Queued).Sort(InServingOrder);
         }
 
+        var described = new SnapshotWaiters(grouped, clock);
         var agents = new AgentStatus[gates.Length];
         for (var index = 0; index < gates.Length; index++)
         {
             var reading = gates[index];
             IReadOnlyList<QueuedRequest> queued = reading.Queued == 0
                 ? []
-                : new QueuedRequestList(grouped, next[index] - reading.Queued, reading.Queued, clock);
+                : new QueuedRequestList(described, next[index] - reading.Queued, reading.Queued);
             agents[index] = new AgentStatus(reading.Gate.AgentId, reading.Limit, reading.Active, queued);
         }
 
