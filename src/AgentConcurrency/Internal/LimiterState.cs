@@ -555,8 +555,8 @@ internal sealed class LimiterState : IDisposable
         }
         finally
         {
-            // Cleared, so the pool does not keep waiters and gates alive; only the part written to (a rented array can be
-            // twice as long).
+            // Cleared, so the pool does not keep waiters and gates alive: only the part written to, since a rented array
+            // can be up to nearly twice as long, and nothing else rents arrays of these internal types.
             Array.Clear(waiters, 0, usedSlots);
             Array.Clear(gates, 0, gateCount);
             ArrayPool<Waiter?>.Shared.Return(waiters);

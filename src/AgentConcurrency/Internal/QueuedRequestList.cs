@@ -7,7 +7,7 @@ namespace AgentConcurrency.Internal;
 /// <see cref="QueuedRequest"/> the first time it is read. A reader that only counts (or never looks at an agent's queue)
 /// allocates nothing per request, which keeps a snapshot of a long queue cheap. Safe to read from several threads.
 /// </summary>
-internal sealed class QueuedRequestList(SnapshotWaiters waiters, int start, int count) : IReadOnlyList<QueuedRequest>
+internal sealed class QueuedRequestList(SnapshotWaiters snapshot, int start, int count) : IReadOnlyList<QueuedRequest>
 {
     // Only fields of the waiters that never change while they are queued are read, and the enqueue time, which is set once
     // (by the first snapshot to describe the request, if its caller has not dated it yet): a snapshot never changes,
@@ -26,7 +26,7 @@ internal sealed class QueuedRequestList(SnapshotWaiters waiters, int start, int 
 
             // Two readers may describe the same request at once; the first one published wins, so both see one object.
             return described[index]
-                ?? Interlocked.CompareExchange(ref described[index], waiters.Describe(start + index, index + 1), null)
+                ?? Interlocked.CompareExchange(ref described[index], snapshot.Describe(start + index, index + 1), null)
                 ?? described[index]!;
         }
     }

@@ -18,8 +18,8 @@ internal static class StatusBuilder
         ReadOnlySpan<GateReading> gates, ReadOnlySpan<Waiter?> waiterSlots, int waiterCount, in ClockReading clock, in GlobalReading counts)
     {
         // Each agent's waiters together, in one array: where each agent's range starts follows from the queue lengths read
-        // under the lock. Then each range in serving order (priority, then arrival), which is all the order a snapshot
-        // shows: sorting ranges of a queue's length, not the whole queue, is most of what a snapshot costs.
+        // under the lock. Then each agent's range in serving order (priority, then arrival), which is all the order a
+        // snapshot shows: one sort of every waiter at once was most of what a snapshot cost.
         var gateIndex = new Dictionary<AgentGate, int>(gates.Length);
         var next = new int[gates.Length];
         var start = 0;
@@ -42,17 +42,18 @@ internal static class StatusBuilder
 
         for (var index = 0; index < gates.Length; index++)
         {
+            Debug.Assert(next[index] == (index + 1 < gates.Length ? next[index + 1] - gates[index + 1].Queued : waiterCount), "Each agent's waiters fill its range exactly.");
             grouped.AsSpan(next[index] - gates[index].Queued, gates[index].Queued).Sort(InServingOrder);
         }
 
-        var described = new SnapshotWaiters(grouped, clock);
+        var snapshotWaiters = new SnapshotWaiters(grouped, clock);
         var agents = new AgentStatus[gates.Length];
         for (var index = 0; index < gates.Length; index++)
         {
             var reading = gates[index];
             IReadOnlyList<QueuedRequest> queued = reading.Queued == 0
                 ? []
-                : new QueuedRequestList(described, next[index] - reading.Queued, reading.Queued);
+                : new QueuedRequestList(snapshotWaiters, next[index] - reading.Queued, reading.Queued);
             agents[index] = new AgentStatus(reading.Gate.AgentId, reading.Limit, reading.Active, queued);
         }
 
