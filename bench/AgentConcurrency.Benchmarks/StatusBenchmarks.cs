@@ -19,8 +19,8 @@ public class StatusBenchmarks
     private readonly AgentConcurrencyLimiter _limiter = new(new AgentConcurrencyOptions { MaxParallelRuns = null, MaxParallelSessions = null });
     private readonly List<AgentSlot> _held = [];
     private readonly CancellationTokenSource _stopWaiting = new();
-    private CancellationTokenSource? _stopReading;
-    private Thread? _reader;
+    private CancellationTokenSource? _stopThread;
+    private Thread? _thread;
 
     [GlobalSetup]
     public void Setup()
@@ -49,33 +49,44 @@ public class StatusBenchmarks
     [Benchmark(Description = "GetStatus (1,000 agents, 10,000 queued)")]
     public ConcurrencyStatus GetStatus() => _limiter.GetStatus();
 
-    // Both loops get an iteration setup, so BenchmarkDotNet invokes them alike (once per iteration).
+    // Every loop gets an iteration setup, so BenchmarkDotNet invokes them alike (once per iteration).
     [IterationSetup(Target = nameof(AcquireRelease))]
     public void NoReader()
     {
     }
 
     [IterationSetup(Target = nameof(AcquireReleaseWhileStatusIsRead))]
-    public void StartReader()
+    public void StartReader() => StartThread(stop =>
     {
-        var stop = _stopReading = new CancellationTokenSource();
-        _reader = new Thread(() =>
+        while (!stop.IsCancellationRequested)
         {
-            while (!stop.IsCancellationRequested)
-            {
-                _limiter.GetStatus();
-            }
-        })
-        { IsBackground = true };
-        _reader.Start();
-    }
+            _limiter.GetStatus();
+        }
+    });
 
-    [IterationCleanup(Target = nameof(AcquireReleaseWhileStatusIsRead))]
-    public void StopReader()
+    // The control: a thread as busy as the reader that never touches the limiter. What it costs the loop is the machine's
+    // (a core, its caches and memory shared), not the limiter's; the reader's cost beyond it is the limiter's.
+    [IterationSetup(Target = nameof(AcquireReleaseBesideABusyThread))]
+    public void StartBusyThread() => StartThread(static stop =>
     {
-        _stopReading!.Cancel();
-        _reader!.Join();
-        _stopReading.Dispose();
+        var sum = 0L;
+        while (!stop.IsCancellationRequested)
+        {
+            for (var i = 0; i < 1_000; i++)
+            {
+                sum += i;
+            }
+        }
+
+        GC.KeepAlive(sum);
+    });
+
+    [IterationCleanup(Targets = [nameof(AcquireReleaseWhileStatusIsRead), nameof(AcquireReleaseBesideABusyThread)])]
+    public void StopThread()
+    {
+        _stopThread!.Cancel();
+        _thread!.Join();
+        _stopThread.Dispose();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Loop, Description = "TryAcquire + Dispose of a free agent, no reader")]
@@ -83,6 +94,16 @@ public class StatusBenchmarks
 
     [Benchmark(OperationsPerInvoke = Loop, Description = "TryAcquire + Dispose of a free agent, status read in a loop")]
     public void AcquireReleaseWhileStatusIsRead() => AcquireReleaseLoop();
+
+    [Benchmark(OperationsPerInvoke = Loop, Description = "TryAcquire + Dispose of a free agent, a busy thread beside it (control)")]
+    public void AcquireReleaseBesideABusyThread() => AcquireReleaseLoop();
+
+    private void StartThread(Action<CancellationToken> work)
+    {
+        var stop = _stopThread = new CancellationTokenSource();
+        _thread = new Thread(() => work(stop.Token)) { IsBackground = true };
+        _thread.Start();
+    }
 
     private void AcquireReleaseLoop()
     {
