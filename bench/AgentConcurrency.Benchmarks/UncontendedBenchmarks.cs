@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using BenchmarkDotNet.Attributes;
 using Polly;
@@ -20,10 +21,32 @@ public class UncontendedBenchmarks
     private readonly PartitionedRateLimiter<AgentDef> _partitioned = Contenders.PartitionPerAgent();
     private readonly ResiliencePipeline _polly = Contenders.PollyPipeline(Agent.MaxConcurrency);
     private readonly AgentConcurrencyLimiter _limiter = new();
+    private MeterListener? _listener;
+
+    // What a host exporting metrics (OpenTelemetry, dotnet-counters) pays: every instrument of the limiter's meter has a
+    // listener, whose callbacks do nothing, so the cost is the limiter's recording and not the exporter's.
+    [GlobalSetup(Target = nameof(AcquireAsyncWithMetrics))]
+    public void ListenToEveryInstrument()
+    {
+        _listener = new MeterListener
+        {
+            InstrumentPublished = static (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "AgentConcurrency")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        _listener.SetMeasurementEventCallback<long>(static (_, _, _, _) => { });
+        _listener.SetMeasurementEventCallback<double>(static (_, _, _, _) => { });
+        _listener.Start();
+    }
 
     [GlobalCleanup]
     public void Cleanup()
     {
+        _listener?.Dispose();
         _semaphore.Dispose();
         foreach (var semaphore in _semaphores.Values)
         {
@@ -61,6 +84,13 @@ public class UncontendedBenchmarks
 
     [Benchmark(Description = "AgentConcurrencyLimiter AcquireAsync + Dispose")]
     public async Task AcquireAsync()
+    {
+        var slot = await _limiter.AcquireAsync(Agent).ConfigureAwait(false);
+        slot.Dispose();
+    }
+
+    [Benchmark(Description = "AgentConcurrencyLimiter AcquireAsync + Dispose, every instrument listened to")]
+    public async Task AcquireAsyncWithMetrics()
     {
         var slot = await _limiter.AcquireAsync(Agent).ConfigureAwait(false);
         slot.Dispose();
