@@ -133,4 +133,48 @@ public class IdleCleanupTests
 
         limiter.GetStatus().Agents.Should().BeEmpty();
     }
+
+    [Fact]
+    public async Task GetStatus_IdleGatesDroppedAmongBusyOnes_ShowsEachBusyAgentsOwnNumbers()
+    {
+        // Ten busy agents, each known after ten that go idle: dropping the idle ones moves the busy ones around inside
+        // the limiter. The status must show each busy agent's own numbers, read straight after the sweep (before any of
+        // them changes) and again after each has changed: limit 1 + k for busy-k, one slot held, and busy-0's waiter.
+        var time = new FakeTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.IdleAgentTimeout = TimeSpan.FromSeconds(1), time);
+        var held = new List<AgentSlot>();
+        for (var k = 0; k < 10; k++)
+        {
+            for (var idle = 0; idle < 10; idle++)
+            {
+                (await limiter.AcquireAsync(new AgentDef($"idle-{k}-{idle}", 5))).Dispose();
+            }
+
+            held.Add(await limiter.AcquireAsync(new AgentDef($"busy-{k}", 1 + k)));
+        }
+
+        var waiter = limiter.AcquireAsync(new AgentDef("busy-0", 1)).ShouldBeWaiting();
+
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        ShouldShowTheBusyAgents(limiter, active: 1, queuedAtBusy0: 1);
+        held.ForEach(static slot => slot.Dispose());
+        var granted = await waiter.WaitAsync(TestSupport.Bound);
+        ShouldShowTheBusyAgents(limiter, active: 0, queuedAtBusy0: 0, activeAtBusy0: 1);
+        granted.Dispose();
+        ShouldShowTheBusyAgents(limiter, active: 0, queuedAtBusy0: 0);
+    }
+
+    private static void ShouldShowTheBusyAgents(AgentConcurrencyLimiter limiter, int active, int queuedAtBusy0, int? activeAtBusy0 = null)
+    {
+        var agents = limiter.GetStatus().Agents;
+        agents.Select(a => a.AgentId).Should().Equal(Enumerable.Range(0, 10).Select(k => $"busy-{k}"), "the idle agents were dropped");
+        for (var k = 0; k < 10; k++)
+        {
+            var expectedActive = k == 0 ? activeAtBusy0 ?? active : active;
+            var expectedQueued = k == 0 ? queuedAtBusy0 : 0;
+            agents[k].Should().Match<AgentStatus>(
+                a => a.Limit == 1 + k && a.Active == expectedActive && a.Queued == expectedQueued, "busy-{0} keeps its own numbers", k);
+        }
+    }
 }

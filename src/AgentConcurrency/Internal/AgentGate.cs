@@ -60,4 +60,10 @@ internal sealed class AgentGate(string agentId, int declaredLimit)
     public bool IdleListed { get; set; }
 
     public long IdleSinceTick { get; set; }
+
+    /// <summary>
+    /// Its place in the state's <see cref="GateList"/>, -1 while not listed (before it is, and once dropped). Changes when
+    /// another gate is dropped, so it is only ever read under the lock.
+    /// </summary>
+    public int ListIndex { get; set; } = -1;
 }

@@ -33,6 +33,9 @@ internal sealed class LimiterState : IDisposable
     private readonly TimeProvider _timeProvider;
     private readonly LimiterTelemetry _telemetry;
     private readonly Dictionary<string, AgentGate> _gates = new(StringComparer.Ordinal);
+
+    // The same gates again, in one array with their numbers, for status readers (see GateList).
+    private readonly GateList _gateList = new();
     private readonly Dictionary<string, RunRecord> _runsById = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SessionRecord> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _sourceCounts = new(StringComparer.Ordinal);
@@ -76,7 +79,13 @@ internal sealed class LimiterState : IDisposable
             _adaptiveLimits.Remove(agent.Id);
             var gate = NewGateUnsynchronized(agent.Id, agent.MaxConcurrency);
             gate.Pinned = true;
-            _gates[agent.Id] = gate;
+            if (_gates.Remove(agent.Id, out var replaced))
+            {
+                _gateList.Remove(replaced);
+            }
+
+            _gates.Add(agent.Id, gate);
+            _gateList.Add(gate);
         }
 
         ScheduleIdleSweep(settings.IdleAgentTimeout);
@@ -520,23 +529,22 @@ internal sealed class LimiterState : IDisposable
 
     public ConcurrencyStatus GetStatus()
     {
+        AgentGate?[] gates;
+        GateNumbers[] numbers;
         Waiter?[] waiters;
-        GateReading[] gates;
         int waiterCount, usedSlots, gateCount;
         ClockReading clock;
         GlobalReading counts;
         lock (_sync)
         {
-            // Copy references and numbers only: the waiters in one array copy, the gates in one pass. The snapshot's
-            // order and objects are built after the lock, so a reader holds up acquires and releases for little more
-            // than a memory copy.
-            gateCount = _gates.Count;
-            gates = ArrayPool<GateReading>.Shared.Rent(gateCount);
-            var index = 0;
-            foreach (var gate in _gates.Values)
-            {
-                gates[index++] = new GateReading(gate, gate.Limit, gate.Active, gate.Queued);
-            }
+            // Copy references and numbers only, three arrays: the gates, their numbers and the waiters. The snapshot's
+            // order and objects are built after the lock, so a reader holds up acquires and releases for little more than
+            // a memory copy.
+            Debug.Assert(_gateList.IsInStepWith(_gates), "The gate list holds every gate, its numbers in step.");
+            gateCount = _gateList.Count;
+            gates = ArrayPool<AgentGate?>.Shared.Rent(gateCount);
+            numbers = ArrayPool<GateNumbers>.Shared.Rent(gateCount);
+            _gateList.CopyTo(gates, numbers);
 
             waiterCount = _waiters.Count;
             usedSlots = _waiterSlots.Used;
@@ -551,16 +559,18 @@ internal sealed class LimiterState : IDisposable
 
         try
         {
-            return StatusBuilder.Build(gates.AsSpan(0, gateCount), waiters.AsSpan(0, usedSlots), waiterCount, clock, counts);
+            return StatusBuilder.Build(gates.AsSpan(0, gateCount), numbers.AsSpan(0, gateCount), waiters.AsSpan(0, usedSlots), waiterCount, clock, counts);
         }
         finally
         {
             // Cleared, so the pool does not keep waiters and gates alive: only the part written to, since a rented array
-            // can be up to nearly twice as long, and nothing else rents arrays of these internal types.
+            // can be up to nearly twice as long, and nothing else rents arrays of these internal types. The numbers hold
+            // no references.
             Array.Clear(waiters, 0, usedSlots);
             Array.Clear(gates, 0, gateCount);
             ArrayPool<Waiter?>.Shared.Return(waiters);
-            ArrayPool<GateReading>.Shared.Return(gates);
+            ArrayPool<AgentGate?>.Shared.Return(gates);
+            ArrayPool<GateNumbers>.Shared.Return(numbers);
         }
     }
 
@@ -959,6 +969,7 @@ internal sealed class LimiterState : IDisposable
 
                 _idleGates.Remove(gate);
                 _gates.Remove(gate.AgentId);
+                _gateList.Remove(gate);
                 _pooledRuns -= Math.Max(gate.FreeRunCount - 1, 0);
                 dropped++;
             }
@@ -1035,6 +1046,7 @@ internal sealed class LimiterState : IDisposable
         {
             gate = NewGateUnsynchronized(agentId, declaredLimit);
             _gates.Add(agentId, gate);
+            _gateList.Add(gate);
             _idleGates.Add(gate, _sweepTick);
             return gate;
         }
@@ -1511,8 +1523,8 @@ internal sealed class LimiterState : IDisposable
 
     /// <summary>
     /// Brings everything kept about a gate in step after its active count, limit or queue changed: the count of waiters
-    /// at open gates, the limit transition to settle, and the idle list. Every such change ends here, so none of them
-    /// can be left out of one of these.
+    /// at open gates, the limit transition to settle, the idle list, and the numbers status readers copy. Every such
+    /// change ends here, so none of them can be left out of one of these.
     /// </summary>
     private void GateChangedUnsynchronized(AgentGate gate)
     {
@@ -1521,6 +1533,7 @@ internal sealed class LimiterState : IDisposable
         gate.CountedOpenWaiters = openWaiters;
         TouchUnsynchronized(gate);
         UpdateIdleUnsynchronized(gate);
+        _gateList.Update(gate);
     }
 
     /// <summary>

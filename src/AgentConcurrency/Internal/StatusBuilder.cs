@@ -10,24 +10,26 @@ internal static class StatusBuilder
 {
     /// <summary>Builds the snapshot.</summary>
     /// <param name="gates">Every gate, as read.</param>
+    /// <param name="numbers">Each gate's numbers, as read with it.</param>
     /// <param name="waiterSlots">Every waiter, in no order and with gaps; only fields that never change while they are queued are read.</param>
     /// <param name="waiterCount">How many waiters there are.</param>
     /// <param name="clock">The clocks as read with the rest, to date the requests.</param>
     /// <param name="counts">The global counts and limits.</param>
     public static ConcurrencyStatus Build(
-        ReadOnlySpan<GateReading> gates, ReadOnlySpan<Waiter?> waiterSlots, int waiterCount, in ClockReading clock, in GlobalReading counts)
+        ReadOnlySpan<AgentGate?> gates, ReadOnlySpan<GateNumbers> numbers, ReadOnlySpan<Waiter?> waiterSlots, int waiterCount, in ClockReading clock, in GlobalReading counts)
     {
         // Each agent's waiters together, in one array: where each agent's range starts follows from the queue lengths read
         // under the lock. Then each agent's range in serving order (priority, then arrival), which is all the order a
         // snapshot shows: one sort of every waiter at once was most of what a snapshot cost.
+        Debug.Assert(numbers.Length == gates.Length, "Every gate comes with its numbers.");
         var gateIndex = new Dictionary<AgentGate, int>(gates.Length);
         var next = new int[gates.Length];
         var start = 0;
         for (var index = 0; index < gates.Length; index++)
         {
-            gateIndex[gates[index].Gate] = index;
+            gateIndex[gates[index]!] = index;
             next[index] = start;
-            start += gates[index].Queued;
+            start += numbers[index].Queued;
         }
 
         Debug.Assert(start == waiterCount, "The queue lengths add up to the waiters.");
@@ -42,19 +44,19 @@ internal static class StatusBuilder
 
         for (var index = 0; index < gates.Length; index++)
         {
-            Debug.Assert(next[index] == (index + 1 < gates.Length ? next[index + 1] - gates[index + 1].Queued : waiterCount), "Each agent's waiters fill its range exactly.");
-            grouped.AsSpan(next[index] - gates[index].Queued, gates[index].Queued).Sort(InServingOrder);
+            Debug.Assert(next[index] == (index + 1 < gates.Length ? next[index + 1] - numbers[index + 1].Queued : waiterCount), "Each agent's waiters fill its range exactly.");
+            grouped.AsSpan(next[index] - numbers[index].Queued, numbers[index].Queued).Sort(InServingOrder);
         }
 
         var snapshotWaiters = new SnapshotWaiters(grouped, clock);
         var agents = new AgentStatus[gates.Length];
         for (var index = 0; index < gates.Length; index++)
         {
-            var reading = gates[index];
-            IReadOnlyList<QueuedRequest> queued = reading.Queued == 0
+            var (limit, active, queuedCount) = numbers[index];
+            IReadOnlyList<QueuedRequest> queued = queuedCount == 0
                 ? []
-                : new QueuedRequestList(snapshotWaiters, next[index] - reading.Queued, reading.Queued);
-            agents[index] = new AgentStatus(reading.Gate.AgentId, reading.Limit, reading.Active, queued);
+                : new QueuedRequestList(snapshotWaiters, next[index] - queuedCount, queuedCount);
+            agents[index] = new AgentStatus(gates[index]!.AgentId, limit, active, queued);
         }
 
         Array.Sort(agents, static (left, right) => string.CompareOrdinal(left.AgentId, right.AgentId));
