@@ -217,6 +217,45 @@ public class RegressionTests
     }
 
     [Fact]
+    public async Task Acquire_ClockThatFailsAsAnAdaptiveRunStarts_GrantsTheSlotAndTheRunTeachesNothing()
+    {
+        var time = new ClockFailingTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.AdaptiveLimits["coder"] = new AdaptiveLimitOptions { BackoffRatio = 0.5 }, time);
+        var coder = new AgentDef("coder", 4);
+        time.Fails = true;
+
+        var slot = await limiter.AcquireAsync(coder);
+
+        time.Fails = false;
+        limiter.GetStatus().Agent("coder").Active.Should().Be(1, "the run started, untimed");
+        slot.ReportOverload();
+        slot.Dispose();
+        limiter.GetStatus().Agent("coder").Should().Match<AgentStatus>(
+            a => a.Active == 0 && a.Limit == 4, "the slot came back, and a run the clock could not time taught the limit nothing");
+    }
+
+    [Fact]
+    public async Task Release_ClockThatFailsAsAnAdaptiveRunEnds_FreesTheSlotForTheNextWaiterAndTheRunTeachesNothing()
+    {
+        var time = new ClockFailingTimeProvider();
+        using var limiter = TestSupport.CreateLimiter(options => options.AdaptiveLimits["coder"] = new AdaptiveLimitOptions { BackoffRatio = 0.5 }, time);
+        var coder = new AgentDef("coder", 2);
+        var overloaded = await limiter.AcquireAsync(coder);
+        await using var other = await limiter.AcquireAsync(coder);
+        var waiter = limiter.AcquireAsync(coder).ShouldBeWaiting();
+        overloaded.ReportOverload();
+        time.Fails = true;
+
+        overloaded.Dispose();
+
+        // Had the overload been learned, the limit would be 1 and the other holder would still fill it.
+        await using var granted = await waiter.WaitAsync(TestSupport.Bound);
+        time.Fails = false;
+        granted.IsHeld.Should().BeTrue();
+        limiter.GetStatus().Agent("coder").Should().Match<AgentStatus>(a => a.Active == 2 && a.Limit == 2 && a.Queued == 0);
+    }
+
+    [Fact]
     public async Task StatusSnapshot_ThatDescribesARequestBeforeItsCallerDatedIt_GivesTheDateEverySnapshotAndTheWaitTimeKeep()
     {
         var time = new SnapshotOnFirstReadTimeProvider();

@@ -800,6 +800,22 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>
+    /// The host's clock as a run starts or ends, for its duration; null if the clock fails, which must not keep a run from
+    /// starting or ending (nor leave one half-done under the lock), as it must not keep a wait from ending.
+    /// </summary>
+    private long? TimestampOrNull()
+    {
+        try
+        {
+            return _timeProvider.GetTimestamp();
+        }
+        catch (Exception failure) when (failure is not (OutOfMemoryException or StackOverflowException))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// How long a wait has lasted, for telemetry and a granted slot's wait time; zero if the host's clock fails, for the
     /// same reason: a failing clock must not keep the wait from ending.
     /// </summary>
@@ -1389,7 +1405,21 @@ internal sealed class LimiterState : IDisposable
                 run.TookLastSlot = gate.Active >= gate.Limit;
             }
 
-            run.StartedTimestamp = run.Timed || run.AdaptiveLimit is not null ? _timeProvider.GetTimestamp() : 0;
+            run.StartedTimestamp = 0;
+            if (run.Timed || run.AdaptiveLimit is not null)
+            {
+                if (TimestampOrNull() is { } started)
+                {
+                    run.StartedTimestamp = started;
+                }
+                else
+                {
+                    // The host's clock failed: the run starts all the same, untimed, and teaches its adaptive limit nothing.
+                    run.Timed = false;
+                    run.AdaptiveLimit = null;
+                }
+            }
+
             if (run.Counted || run.Timed)
             {
                 gate.CountedActive += run.Counted ? 1 : 0;
@@ -1428,10 +1458,10 @@ internal sealed class LimiterState : IDisposable
     {
         var gate = run.Gate;
 
-        // Taken before anything changes: it reads the host's clock, and a throw halfway through would leave the run half-ended.
-        // A run started before its agent's adaptive settings changed ran under a limit the new one knows nothing of.
-        var sample = run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate?.Adaptive)
-            ? new RunSample(_timeProvider.GetElapsedTime(run.StartedTimestamp), run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch)
+        // A run started before its agent's adaptive settings changed ran under a limit the new one knows nothing of. A run
+        // whose end the host's clock cannot time ends all the same, and teaches nothing.
+        var sample = run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate?.Adaptive) && TimestampOrNull() is { } endedAt
+            ? new RunSample(_timeProvider.GetElapsedTime(run.StartedTimestamp, endedAt), run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch)
             : (RunSample?)null;
         if (gate is not null)
         {
