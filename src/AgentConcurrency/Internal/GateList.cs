@@ -56,7 +56,7 @@ internal sealed class GateList
     public void Update(AgentGate gate)
     {
         Debug.Assert(gate.ListIndex >= 0 && ReferenceEquals(_gates[gate.ListIndex], gate), "Only a listed gate changes.");
-        _numbers[gate.ListIndex] = new GateNumbers(gate.Limit, gate.Active, gate.Queued);
+        _numbers[gate.ListIndex] = NumbersOf(gate);
     }
 
     /// <summary>Copies the first <see cref="Count"/> gates and their numbers.</summary>
@@ -79,7 +79,7 @@ internal sealed class GateList
             var gate = _gates[index]!;
             if (gate.ListIndex != index
                 || !byAgentId.TryGetValue(gate.AgentId, out var listed) || !ReferenceEquals(listed, gate)
-                || _numbers[index] != new GateNumbers(gate.Limit, gate.Active, gate.Queued))
+                || _numbers[index] != NumbersOf(gate))
             {
                 return false;
             }
@@ -87,6 +87,9 @@ internal sealed class GateList
 
         return true;
     }
+
+    // One place says what is kept of a gate, so the update and the debug check cannot disagree.
+    private static GateNumbers NumbersOf(AgentGate gate) => new(gate.Limit, gate.Active, gate.Queued);
 
     private void Resize(int length)
     {
