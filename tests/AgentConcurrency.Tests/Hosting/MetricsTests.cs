@@ -26,6 +26,23 @@ public class MetricsTests
     }
 
     [Fact]
+    public async Task A_release_that_hands_its_slot_to_a_waiter_records_the_slot_given_back_then_the_slot_taken()
+    {
+        // One release, two measurements: the run that ended and the waiter's run that started, in that order.
+        using var host = new TestHost();
+        using var activeSlots = host.Collect<long>("agent_concurrency.active_slots");
+        var holder = await host.Limiter.AcquireAsync(Cookie).Within();
+        var waiter = host.Limiter.AcquireAsync(Cookie).ShouldBeWaiting();
+
+        holder.Dispose();
+        var handedOver = await waiter.WaitAsync(TestSupport.Bound);
+
+        activeSlots.GetMeasurementSnapshot().Select(m => m.Value).Should().Equal(1, -1, 1);
+        handedOver.Dispose();
+        activeSlots.GetMeasurementSnapshot().Select(m => m.Value).Should().Equal(1, -1, 1, -1);
+    }
+
+    [Fact]
     public async Task Queued_requests_go_up_on_enqueue_and_down_when_they_leave_the_queue()
     {
         using var host = new TestHost();
