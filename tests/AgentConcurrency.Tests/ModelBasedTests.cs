@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using CsCheck;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AgentConcurrency.Tests;
@@ -35,6 +37,15 @@ public class ModelBasedTests
     public void RandomMostlyPlainSequences_BehaveAsTheSequentialModel() =>
         AnyOp(absentOneIn: 4, absentTimes: 3).Array[1, 40].Sample(static operations => Run(operations), iter: 1_000, threads: 1);
 
+    /// <summary>
+    /// The mostly plain mix while someone listens to the slot metrics, which every run then answers to, on the short path
+    /// as on the general one: after every step the active-slots metric adds up to the runs the status shows, and every run
+    /// that ended was timed.
+    /// </summary>
+    [Fact]
+    public void RandomMostlyPlainSequences_WithTheSlotMetricsListenedTo_BehaveAsTheModelAndMeasureEveryRun() =>
+        AnyOp(absentOneIn: 4, absentTimes: 3).Array[1, 40].Sample(static operations => Run(operations, measured: true), iter: 500, threads: 1);
+
     /// <summary>Operations of every kind; a session, run id or source is absent <paramref name="absentTimes"/> times in <paramref name="absentOneIn"/>.</summary>
     private static Gen<Op> AnyOp(int absentOneIn, int absentTimes = 1)
     {
@@ -50,10 +61,13 @@ public class ModelBasedTests
             (1, Gen.Int[0, 2].Select(static session => (Op)new ReleaseSession(session))));
     }
 
-    private static void Run(Op[] operations)
+    private static void Run(Op[] operations, bool measured = false)
     {
         var time = new FakeTimeProvider();
-        using var limiter = new AgentConcurrencyLimiter(Options([null, null, null]), time);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = measured ? services.GetRequiredService<IMeterFactory>() : null;
+        using var limiter = new AgentConcurrencyLimiter(Options([null, null, null]), time, loggerFactory: null, meterFactory);
+        using var slotMetrics = measured ? new SlotMetrics(meterFactory!) : null;
         var model = new Model();
         var requests = new List<Request>();
         var slots = new List<(AgentSlot Slot, Model.Run Run)>();
@@ -120,7 +134,9 @@ public class ModelBasedTests
             }
 
             CompareOutcomes(requests, slots, context);
-            CompareStatus(limiter.GetStatus(), model, context);
+            var status = limiter.GetStatus();
+            CompareStatus(status, model, context);
+            slotMetrics?.ShouldMatch(status, context);
         }
 
         foreach (var request in requests)
@@ -520,5 +536,44 @@ public class ModelBasedTests
                 Outcome = Outcome.Granted;
             }
         }
+    }
+
+    /// <summary>Listens to the slot metrics of one limiter: the active slots they add up to, and how many runs ended and were timed.</summary>
+    private sealed class SlotMetrics : IDisposable
+    {
+        private readonly MeterListener _listener;
+        private long _activeSlots;
+        private int _ended;
+        private int _timed;
+
+        public SlotMetrics(IMeterFactory meterFactory)
+        {
+            _listener = new MeterListener
+            {
+                InstrumentPublished = (instrument, listener) =>
+                {
+                    if (instrument.Meter.Scope == meterFactory && instrument.Name is "agent_concurrency.active_slots" or "agent_concurrency.slot.duration")
+                    {
+                        listener.EnableMeasurementEvents(instrument);
+                    }
+                },
+            };
+            _listener.SetMeasurementEventCallback<long>((_, change, _, _) =>
+            {
+                _activeSlots += change;
+                _ended += change < 0 ? 1 : 0;
+            });
+            _listener.SetMeasurementEventCallback<double>((_, _, _, _) => _timed++);
+            _listener.Start();
+        }
+
+        /// <summary>Every measurement is recorded on the thread that made the change, before the call returns: nothing is in flight.</summary>
+        public void ShouldMatch(ConcurrencyStatus status, string context)
+        {
+            _activeSlots.Should().Be(status.Agents.Sum(agent => agent.Active), $"the active-slots metric adds up to the runs held, {context}");
+            _timed.Should().Be(_ended, $"every run that ended was timed, {context}");
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 }

@@ -204,14 +204,14 @@ internal sealed class LimiterState : IDisposable
     /// </summary>
     private AgentGate? FindPlainGateUnsynchronized(string agentId, int declaredLimit, AcquireOptions options) =>
         !_disposed && options.SessionId is null && options.RunId is null && options.Source is null
-        && _gates.TryGetValue(agentId, out var gate) && gate.DeclaredLimit == declaredLimit && IsPlainGateUnsynchronized(gate)
+        && _gates.TryGetValue(agentId, out var gate) && gate.DeclaredLimit == declaredLimit && IsPlainGate(gate)
             ? gate
             : null;
 
     /// <summary>
     /// Grants a plain request if its gate and the run limit have room, making exactly the changes the general path would
-    /// make for it, without that path's steps for everything it does not have (ids, sessions, sources, adaptive limits,
-    /// metrics, a limit to update), which cost more than the grant itself. Otherwise changes nothing.
+    /// make for it, without that path's steps for everything it does not have (ids, sessions, sources, adaptive limits, a
+    /// limit to update), which cost more than the grant itself. Otherwise changes nothing.
     /// </summary>
     private bool TryGrantPlainUnsynchronized(AgentGate gate, ref AfterLockWork work, out AgentSlot slot, out ConcurrencyErrorCode blocker)
     {
@@ -222,27 +222,35 @@ internal sealed class LimiterState : IDisposable
             return false;
         }
 
-        var run = StartPlainRunUnsynchronized(gate);
+        var run = StartPlainRunUnsynchronized(gate, ref work);
         SettleLimitTransitionsUnsynchronized(ref work);
         blocker = default;
         slot = new AgentSlot(run, TimeSpan.Zero);
         return true;
     }
 
-    /// <summary><see cref="StartRunUnsynchronized"/> for a run without ids or source at a plain gate: its gate's count and the run count are all it takes.</summary>
-    private RunRecord StartPlainRunUnsynchronized(AgentGate gate)
+    /// <summary>
+    /// <see cref="StartRunUnsynchronized"/> for a run without ids or source at a plain gate: its gate's count and the run
+    /// count are all it takes, and what the slot metrics ask of it when someone listens to them.
+    /// </summary>
+    private RunRecord StartPlainRunUnsynchronized(AgentGate gate, ref AfterLockWork work)
     {
         var run = RentRunUnsynchronized(gate, sessionId: null, runId: null);
         run.Gate = gate;
         gate.Active++;
         _activeRuns++;
+        if (_telemetry.MeasuresSlots)
+        {
+            StartMeasuringUnsynchronized(run, gate, ref work);
+        }
+
         GateChangedUnsynchronized(gate);
         Debug.Assert(_activeRuns <= (_settings.MaxParallelRuns ?? int.MaxValue), "Runs never exceed their limit.");
         return run;
     }
 
-    /// <summary>Whether a run of <paramref name="gate"/> without ids or source would be a plain run: no adaptive limit, and no listener for the slot metrics.</summary>
-    private bool IsPlainGateUnsynchronized(AgentGate gate) => gate.Adaptive is null && !_telemetry.CountsSlots && !_telemetry.TimesSlots;
+    /// <summary>Whether a run of <paramref name="gate"/> without ids or source would be a plain run: its gate's limit does not adapt.</summary>
+    private static bool IsPlainGate(AgentGate gate) => gate.Adaptive is null;
 
     /// <summary>An acquire's step under the lock: checks the caller's run id, brings the agent's gate up to date, and grants if everything fits.</summary>
     private bool TryGrantUnsynchronized(
@@ -453,11 +461,11 @@ internal sealed class LimiterState : IDisposable
                     return;
                 }
 
-                // A plain run, the common case: nothing kept for ids, sessions, sources, adaptive limits or metrics to undo;
-                // and with nobody waiting, nothing to scan for.
+                // A plain run, the common case: nothing kept for ids, sessions, sources or adaptive limits to undo; and with
+                // nobody waiting, nothing to scan for.
                 if (run.IsPlain)
                 {
-                    EndPlainRunUnsynchronized(run);
+                    EndPlainRunUnsynchronized(run, ref work);
                     if (_waiters.First is null)
                     {
                         SettleLimitTransitionsUnsynchronized(ref work);
@@ -1288,8 +1296,8 @@ internal sealed class LimiterState : IDisposable
                     waiter.JoinedRun = run is not null;
                     if (run is null)
                     {
-                        run = waiter.SessionId is null && waiter.RunId is null && waiter.Source is null && IsPlainGateUnsynchronized(gate)
-                            ? StartPlainRunUnsynchronized(gate)
+                        run = waiter.SessionId is null && waiter.RunId is null && waiter.Source is null && IsPlainGate(gate)
+                            ? StartPlainRunUnsynchronized(gate, ref work)
                             : StartRunUnsynchronized(gate, waiter.SessionId, waiter.RunId, waiter.Source, ref work);
                         startedRunWithId |= waiter.RunId is not null;
                     }
@@ -1395,9 +1403,6 @@ internal sealed class LimiterState : IDisposable
         if (gate is not null)
         {
             gate.Active++;
-            // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
-            run.Counted = _telemetry.CountsSlots;
-            run.Timed = _telemetry.TimesSlots;
             if (gate.Adaptive is { } adaptive)
             {
                 run.AdaptiveLimit = adaptive;
@@ -1405,27 +1410,7 @@ internal sealed class LimiterState : IDisposable
                 run.TookLastSlot = gate.Active >= gate.Limit;
             }
 
-            run.StartedTimestamp = 0;
-            if (run.Timed || run.AdaptiveLimit is not null)
-            {
-                if (TimestampOrNull() is { } started)
-                {
-                    run.StartedTimestamp = started;
-                }
-                else
-                {
-                    // The host's clock failed: the run starts all the same, untimed, and teaches its adaptive limit nothing.
-                    run.Timed = false;
-                    run.AdaptiveLimit = null;
-                }
-            }
-
-            if (run.Counted || run.Timed)
-            {
-                gate.CountedActive += run.Counted ? 1 : 0;
-                work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, run.Counted ? 1 : 0, gate.Limit));
-            }
-
+            StartMeasuringUnsynchronized(run, gate, ref work);
             GateChangedUnsynchronized(gate);
         }
 
@@ -1454,6 +1439,47 @@ internal sealed class LimiterState : IDisposable
         return run;
     }
 
+    /// <summary>
+    /// Marks a starting run for what measures it: the slot metrics someone listens to, and its agent's adaptive limit (set
+    /// on the run before). Both need its start time; a run whose start the host's clock cannot date starts all the same,
+    /// untimed, and teaches its adaptive limit nothing.
+    /// </summary>
+    private void StartMeasuringUnsynchronized(RunRecord run, AgentGate gate, ref AfterLockWork work)
+    {
+        // Its end is counted only if its start was, so a listener that subscribes mid-run never sees -1 without +1.
+        run.Counted = _telemetry.CountsSlots;
+        run.Timed = _telemetry.TimesSlots;
+        run.StartedTimestamp = 0;
+        if (run.Timed || run.AdaptiveLimit is not null)
+        {
+            if (TimestampOrNull() is { } started)
+            {
+                run.StartedTimestamp = started;
+            }
+            else
+            {
+                run.Timed = false;
+                run.AdaptiveLimit = null;
+            }
+        }
+
+        if (run.Counted || run.Timed)
+        {
+            gate.CountedActive += run.Counted ? 1 : 0;
+            work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, run.Counted ? 1 : 0, gate.Limit));
+        }
+    }
+
+    /// <summary>The slot metrics' part of a run's end: its -1 if its start was counted, its duration if it was timed.</summary>
+    private static void EndMeasuringUnsynchronized(RunRecord run, AgentGate gate, ref AfterLockWork work)
+    {
+        if (run.Counted || run.Timed)
+        {
+            gate.CountedActive -= run.Counted ? 1 : 0;
+            work.Publish(new GateEvent(GateEventKind.RunEnded, gate.AgentId, run.Timed ? run.StartedTimestamp : 0, run.Counted ? 1 : 0, gate.Limit));
+        }
+    }
+
     private void EndRunUnsynchronized(RunRecord run, ref AfterLockWork work)
     {
         var gate = run.Gate;
@@ -1466,12 +1492,7 @@ internal sealed class LimiterState : IDisposable
         if (gate is not null)
         {
             gate.Active--;
-            if (run.Counted || run.Timed)
-            {
-                gate.CountedActive -= run.Counted ? 1 : 0;
-                work.Publish(new GateEvent(
-                    GateEventKind.RunEnded, gate.AgentId, run.Timed ? run.StartedTimestamp : 0, run.Counted ? 1 : 0, gate.Limit));
-            }
+            EndMeasuringUnsynchronized(run, gate, ref work);
 
             if (sample is { } ended)
             {
@@ -1509,11 +1530,15 @@ internal sealed class LimiterState : IDisposable
         RetireRunUnsynchronized(run, gate);
     }
 
-    /// <summary><see cref="EndRunUnsynchronized"/> for a run that is <see cref="RunRecord.IsPlain"/>: its gate's count and the run count are all it holds.</summary>
-    private void EndPlainRunUnsynchronized(RunRecord run)
+    /// <summary>
+    /// <see cref="EndRunUnsynchronized"/> for a run that is <see cref="RunRecord.IsPlain"/>: its gate's count and the run
+    /// count are all it holds, and what the slot metrics ask of its end.
+    /// </summary>
+    private void EndPlainRunUnsynchronized(RunRecord run, ref AfterLockWork work)
     {
         var gate = run.Gate!;
         gate.Active--;
+        EndMeasuringUnsynchronized(run, gate, ref work);
         GateChangedUnsynchronized(gate);
         _activeRuns--;
         Debug.Assert(gate.Active >= 0, "A gate's active count never goes negative.");

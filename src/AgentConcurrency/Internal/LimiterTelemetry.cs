@@ -72,6 +72,9 @@ internal sealed class LimiterTelemetry : IDisposable
     /// <summary>Whether runs should carry their start time, for <c>agent_concurrency.slot.duration</c>.</summary>
     public bool TimesSlots => _slotDuration.Enabled;
 
+    /// <summary>Whether runs are counted or timed for the slot metrics: one read where neither is, the common case.</summary>
+    public bool MeasuresSlots => _activeSlots.Enabled || _slotDuration.Enabled;
+
     public void Publish(in GateEvent gateEvent)
     {
         try

@@ -57,10 +57,10 @@ internal sealed class RunRecord(LimiterState owner, string agentId, string? sess
     public RunRecord? SessionNext { get; set; }
 
     /// <summary>
-    /// Whether the run holds nothing but its gate's slot and a run slot: no session, run id, source or adaptive limit, and
-    /// not counted or timed for the slot metrics. Such a run can end without the general bookkeeping.
+    /// Whether the run holds nothing but its gate's slot and a run slot: no session, run id, source or adaptive limit. Such
+    /// a run ends on a short path, which also does what the slot metrics ask of its end.
     /// </summary>
-    public bool IsPlain => Gate is not null && Session is null && RunId is null && Source is null && AdaptiveLimit is null && !Counted && !Timed;
+    public bool IsPlain => Gate is not null && Session is null && RunId is null && Source is null && AdaptiveLimit is null;
 
     /// <summary>Next record in the state's free list while pooled.</summary>
     public RunRecord? NextFree { get; set; }

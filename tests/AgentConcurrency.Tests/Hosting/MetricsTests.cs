@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AgentConcurrency.Tests.Hosting;
@@ -80,6 +81,22 @@ public class MetricsTests
         });
         slotDuration.GetMeasurementSnapshot().Select(m => m.Value).Should().Equal(2.0, 3.0);
         slotDuration.LastMeasurement!.Tags.Should().Equal(new Dictionary<string, object?> { [AgentTag] = "cookie" });
+    }
+
+    [Fact]
+    public async Task A_run_whose_start_the_clock_cannot_date_is_granted_untimed_and_its_slot_comes_back()
+    {
+        var clock = new FailingClock();
+        using var host = new TestHost(configure: services => services.AddSingleton<TimeProvider>(clock));
+        using var slotDuration = host.Collect<double>("agent_concurrency.slot.duration");
+        clock.Fails = true;
+
+        var untimed = await host.Limiter.AcquireAsync(Cookie).Within();
+
+        clock.Fails = false;
+        untimed.Dispose();
+        (await host.Limiter.AcquireAsync(Cookie).Within()).Dispose();
+        slotDuration.GetMeasurementSnapshot().Should().ContainSingle("only the run the clock could date was timed");
     }
 
     [Fact]
@@ -192,5 +209,12 @@ public class MetricsTests
         slot.Dispose();
 
         results.Should().Equal("acquired");
+    }
+
+    private sealed class FailingClock : FakeTimeProvider
+    {
+        public bool Fails { get; set; }
+
+        public override long GetTimestamp() => Fails ? throw new InvalidOperationException("no clock") : base.GetTimestamp();
     }
 }
