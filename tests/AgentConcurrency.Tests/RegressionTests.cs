@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AgentConcurrency.Tests;
@@ -369,5 +370,45 @@ public class RegressionTests
         queued.IsCompleted.Should().BeFalse("agent 'a' has limit 1 and one holder");
         other.Dispose();
         (await queued.WaitAsync(TestSupport.Bound)).Dispose();
+    }
+
+    [Fact]
+    public async Task Scan_ClockThatRunsTimersWhenATimedRunStarts_NeverLetsATimeoutTakeOutTheRequestItIsAt()
+    {
+        // Found in review: a run timed for slot.duration reads the clock under the lock as it starts. A TimeProvider that
+        // runs due timers when read (FakeTimeProvider with AutoAdvanceAmount) ran a queued request's timeout inside the
+        // scan that was granting the request ahead of it; the scan went on to the request that had just left, and threw.
+        var clock = new FakeTimeProvider();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var limiter = new AgentConcurrencyLimiter(new AgentConcurrencyOptions { MaxParallelRuns = 1 }, clock, null, meterFactory);
+        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        await using var holder = await limiter.AcquireAsync(new AgentDef("x", 1));
+        var first = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
+        var timingOut = limiter.AcquireAsync(new AgentDef("b", 1), new AcquireOptions { QueueTimeout = TimeSpan.FromSeconds(1) }).ShouldBeWaiting();
+        var last = limiter.AcquireAsync(new AgentDef("c", 1)).ShouldBeWaiting();
+
+        clock.AutoAdvanceAmount = TimeSpan.FromSeconds(1);
+        limiter.UpdateOptions(new AgentConcurrencyOptions { MaxParallelRuns = 3 });
+        clock.AutoAdvanceAmount = TimeSpan.Zero;
+
+        // The scan granted b before its timeout ran, or the timeout took b out before the scan reached it: either, not both.
+        await using var granted = await first.WaitAsync(TestSupport.Bound);
+        AgentSlot? handedToB = null;
+        try
+        {
+            handedToB = await timingOut.WaitAsync(TestSupport.Bound);
+        }
+        catch (ConcurrencyLimitExceededException timedOut)
+        {
+            timedOut.ErrorCode.Should().Be(ConcurrencyErrorCode.QueueTimeout);
+        }
+
+        var status = limiter.GetStatus();
+        status.Agents.Sum(a => a.Active).Should().Be(3, "x, a and one of b or c hold the three run slots");
+        status.Agents.Sum(a => a.Queued).Should().Be(handedToB is null ? 0 : 1, "c waits only if b took the last run slot");
+        handedToB?.Dispose();
+        (await last.WaitAsync(TestSupport.Bound)).Dispose();
+        limiter.GetStatus().Agents.Sum(a => a.Active).Should().Be(2, "x and a still hold theirs");
     }
 }

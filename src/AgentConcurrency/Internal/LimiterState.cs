@@ -110,7 +110,7 @@ internal sealed class LimiterState : IDisposable
 
         // One pass under the lock: grant, refuse or queue. The plain request, the common case, is decided on the short path
         // TryAcquire takes; everything a request that does not fit needs is in methods of its own, so the uncontended call
-        // carries none of it. A queued request is dated once out of the lock (see Waiter.Stamp): the lock is held for no clock.
+        // carries none of it. A queued request is dated once out of the lock (see Waiter.Stamp): no wait reads the clock under it.
         if (TryGrantOrEnqueue(agentId, declaredLimit, options, cancellationToken, out var slot, out var waiter, out var blocker))
         {
             _telemetry.Acquired(agentId);
@@ -890,6 +890,11 @@ internal sealed class LimiterState : IDisposable
 
     private void TimeOut(Waiter waiter)
     {
+        if (DeferredFromInsideTheLock(static waiter => waiter.Owner.TimeOut(waiter), waiter))
+        {
+            return;
+        }
+
         lock (_sync)
         {
             // A stale firing after a grant, a cancel or disposal finds the waiter gone and does nothing.
@@ -925,6 +930,24 @@ internal sealed class LimiterState : IDisposable
         {
             waiter.ReturnUnwantedOutcome();
         }
+    }
+
+    /// <summary>
+    /// Queues a timer's callback to the thread pool if it was called from inside this limiter's lock, and says so. The
+    /// lock is held while the host's clock is read for a run's start (a run timed for <c>slot.duration</c>, or one its
+    /// adaptive limit learns from) and for a status snapshot, and a <see cref="TimeProvider"/> that runs due timers when
+    /// read (FakeTimeProvider with AutoAdvanceAmount) runs them right there, in the middle of that operation: a queue
+    /// timeout would take a waiter out of the queue a scan is walking. Queued, it runs once the operation is done.
+    /// </summary>
+    private bool DeferredFromInsideTheLock<TState>(Action<TState> callback, TState state)
+    {
+        if (!_sync.IsHeldByCurrentThread)
+        {
+            return false;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(callback, state, preferLocal: false);
+        return true;
     }
 
     /// <summary>Starts, retimes or stops the idle sweep for <paramref name="idleAgentTimeout"/>. Called outside the state lock.</summary>
@@ -967,6 +990,11 @@ internal sealed class LimiterState : IDisposable
 
     private void SweepIdleGates()
     {
+        if (DeferredFromInsideTheLock(static state => state.SweepIdleGates(), this))
+        {
+            return;
+        }
+
         lock (_sync)
         {
             if (_disposed)
@@ -1303,7 +1331,7 @@ internal sealed class LimiterState : IDisposable
                     }
 
                     DequeueUnsynchronized(waiter);
-                    // Its wait time is read when the wait is finished, after the lock: the lock is held for no clock.
+                    // Its wait time is read when the wait is finished, after the lock: no wait reads the clock under it.
                     waiter.GrantedSlot = new AgentSlot(run, TimeSpan.Zero);
                     work.Complete(waiter);
                 }

@@ -152,9 +152,9 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     }
 
     /// <summary>
-    /// Dates the wait: called by its caller once out of the lock it was queued under, which is held for no clock. A status
-    /// snapshot that describes the request first has dated it already, by the clock it read under the lock while the
-    /// request was queued, and that date stands.
+    /// Dates the wait: called by its caller once out of the lock it was queued under, so that no wait reads the clock under
+    /// the lock. A status snapshot that describes the request first has dated it already, by the clock it read under the
+    /// lock while the request was queued, and that date stands.
     /// </summary>
     /// <returns>The date that stands: <paramref name="timestamp"/>, or the one set first.</returns>
     public long Stamp(long timestamp)
