@@ -1,14 +1,16 @@
 namespace AgentConcurrency.Internal;
 
 /// <summary>
-/// The gate events one operation publishes under the lock, for <see cref="AfterLockWork"/> to report after it. Kept one
-/// per thread for reuse: an operation publishes and reports its events on the thread that does it, so a buffer needs no
-/// synchronisation, and most operations publish none and never take one.
+/// The gate events one operation publishes under the lock after its first (which <see cref="AfterLockWork"/> keeps
+/// inline), for it to report after the lock. Kept one per thread for reuse: an operation publishes and reports its
+/// events on the thread that does it, so a buffer needs no synchronisation, and most operations publish one event or
+/// none and never take one.
 /// </summary>
 internal sealed class GateEventBuffer
 {
-    // Enough for a release that admits one waiter (run ended, limit left, run started, limit reached) without growing.
-    private const int UsualCapacity = 4;
+    // Enough for a release that admits one waiter without growing: its run ended is inline; limit left, run started and
+    // limit reached come here.
+    private const int UsualCapacity = 3;
 
     // A scan that admitted a crowd may have grown the list; such a buffer is not kept, so a thread holds little.
     private const int LargestKeptCapacity = 64;

@@ -89,6 +89,8 @@ public class MetricsTests
         var clock = new FailingClock();
         using var host = new TestHost(configure: services => services.AddSingleton<TimeProvider>(clock));
         using var slotDuration = host.Collect<double>("agent_concurrency.slot.duration");
+        // A first run makes the agent's gate, so the run under test is a known agent's plain run, on the short path.
+        (await host.Limiter.AcquireAsync(Cookie).Within()).Dispose();
         clock.Fails = true;
 
         var untimed = await host.Limiter.AcquireAsync(Cookie).Within();
@@ -96,7 +98,7 @@ public class MetricsTests
         clock.Fails = false;
         untimed.Dispose();
         (await host.Limiter.AcquireAsync(Cookie).Within()).Dispose();
-        slotDuration.GetMeasurementSnapshot().Should().ContainSingle("only the run the clock could date was timed");
+        slotDuration.GetMeasurementSnapshot().Should().HaveCount(2, "only the runs the clock could date were timed");
     }
 
     [Fact]
