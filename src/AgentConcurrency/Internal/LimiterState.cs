@@ -1491,10 +1491,11 @@ internal sealed class LimiterState : IDisposable
             }
         }
 
-        if (run.Counted || run.Timed)
+        // Only the active-slots metric records a start; a run that is only timed publishes nothing until its end.
+        if (run.Counted)
         {
-            gate.CountedActive += run.Counted ? 1 : 0;
-            work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, run.Counted ? 1 : 0, gate.Limit));
+            gate.CountedActive++;
+            work.Publish(new GateEvent(GateEventKind.RunStarted, gate.AgentId, 0, 1, gate.Limit));
         }
     }
 
