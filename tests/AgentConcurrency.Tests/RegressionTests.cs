@@ -300,13 +300,6 @@ public class RegressionTests
         }
     }
 
-    private sealed class ClockFailingTimeProvider : FakeTimeProvider
-    {
-        public bool Fails { get; set; }
-
-        public override long GetTimestamp() => Fails ? throw new InvalidOperationException("no clock") : base.GetTimestamp();
-    }
-
     private sealed class TimerFailingTimeProvider : FakeTimeProvider
     {
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) =>
