@@ -5,9 +5,9 @@ namespace AgentConcurrency.Internal;
 /// <param name="AgentId">The gate's agent.</param>
 /// <param name="StartedTimestamp">For <see cref="GateEventKind.RunEnded"/>: when the run started, or 0 if it was not timed.</param>
 /// <param name="Active">
-/// The gate's active runs after the change; for <see cref="GateEventKind.RunStarted"/> and <see cref="GateEventKind.RunEnded"/>,
-/// 1 when the run's slot is counted in the active-slots metric and 0 when not; for <see cref="GateEventKind.RunsDiscarded"/>,
-/// how many counted slots were discarded.
+/// The gate's active runs after the change; for <see cref="GateEventKind.RunStarted"/>, 1 (a start is published only for a
+/// run counted in the active-slots metric); for <see cref="GateEventKind.RunEnded"/>, 1 when the run was counted and 0
+/// when it was only timed; for <see cref="GateEventKind.RunsDiscarded"/>, how many counted slots were discarded.
 /// </param>
 /// <param name="Limit">The gate's limit after the change.</param>
 /// <param name="PreviousLimit">For <see cref="GateEventKind.LimitAdapted"/>: the limit before the change.</param>

@@ -3,7 +3,7 @@ namespace AgentConcurrency.Internal;
 /// <summary>The kinds of <see cref="GateEvent"/>.</summary>
 internal enum GateEventKind
 {
-    /// <summary>A run of the agent started: one more slot held.</summary>
+    /// <summary>A run of the agent counted in the active-slots metric started: one more slot held.</summary>
     RunStarted,
 
     /// <summary>A run of the agent ended: one slot fewer.</summary>

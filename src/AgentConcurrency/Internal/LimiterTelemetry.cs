@@ -82,7 +82,7 @@ internal sealed class LimiterTelemetry : IDisposable
             var agent = new KeyValuePair<string, object?>(AgentTag, gateEvent.AgentId);
             switch (gateEvent.Kind)
             {
-                case GateEventKind.RunStarted when gateEvent.Active == 1:
+                case GateEventKind.RunStarted:
                     _activeSlots.Add(1, agent);
                     break;
                 case GateEventKind.RunEnded:
