@@ -404,4 +404,109 @@ public class RegressionTests
         (await last.WaitAsync(TestSupport.Bound)).Dispose();
         limiter.GetStatus().Agents.Sum(a => a.Active).Should().Be(2, "x and a still hold theirs");
     }
+
+    [Fact]
+    public async Task Scan_ClockThatRunsTimersWhenATimedRunStarts_NeverLetsACancellationTakeOutTheRequestItIsAt()
+    {
+        // Found in review: as the queue timeout above, a token whose CancellationTokenSource runs on the limiter's own clock
+        // was cancelled inside the scan's clock read; its callback took the next request out of the queue the scan was
+        // walking, and the scan took it out again: the queue lost the requests behind it and UpdateOptions threw.
+        var clock = new FakeTimeProvider();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var limiter = new AgentConcurrencyLimiter(new AgentConcurrencyOptions { MaxParallelRuns = 1 }, clock, null, meterFactory);
+        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        await using var holder = await limiter.AcquireAsync(new AgentDef("x", 1));
+        using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(1), clock);
+        var first = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
+        var canceled = limiter.AcquireAsync(new AgentDef("b", 1), cancellation.Token).ShouldBeWaiting();
+        var last = limiter.AcquireAsync(new AgentDef("c", 1)).ShouldBeWaiting();
+
+        clock.AutoAdvanceAmount = TimeSpan.FromSeconds(1);
+        limiter.UpdateOptions(new AgentConcurrencyOptions { MaxParallelRuns = 3 });
+        clock.AutoAdvanceAmount = TimeSpan.Zero;
+
+        // The token was cancelled before the scan reached b, so the scan cancels it and grants c instead.
+        cancellation.IsCancellationRequested.Should().BeTrue("the scan's clock read ran the token's timer");
+        await using var granted = await first.WaitAsync(TestSupport.Bound);
+        await FluentActions.Awaiting(() => canceled.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
+        await using var grantedLast = await last.WaitAsync(TestSupport.Bound);
+        var status = limiter.GetStatus();
+        status.Agents.Sum(a => a.Active).Should().Be(3, "x, a and c hold the three run slots");
+        status.QueuedRequests.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Scan_ClockThatRunsATimerReleasingASlot_GivesTheSlotBackOnceTheScanIsDone()
+    {
+        // Found in review: a host's timer on the limiter's own clock that disposes a slot ran inside the scan's clock read,
+        // and its release scanned the queue inside the scan: it granted the request the outer scan was about to reach,
+        // which the outer scan then granted a second time.
+        var clock = new FakeTimeProvider();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var limiter = new AgentConcurrencyLimiter(
+            new AgentConcurrencyOptions { MaxParallelRuns = 2, MaxConcurrencyPerSource = 1 }, clock, null, meterFactory);
+        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        var releasedByTimer = new AgentDef("y", 1);
+        var sourceHolder = await limiter.AcquireAsync(new AgentDef("x", 1), new AcquireOptions { Source = "s" });
+        var timed = await limiter.AcquireAsync(releasedByTimer);
+        using var timer = clock.CreateTimer(_ => timed.Dispose(), null, TimeSpan.FromSeconds(1), Timeout.InfiniteTimeSpan);
+        var first = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
+        var second = limiter.AcquireAsync(new AgentDef("b", 2)).ShouldBeWaiting();
+
+        // At an open gate, held back by its source: the outer scan goes on past the first grant because of it.
+        var sameSource = limiter.AcquireAsync(new AgentDef("d", 1), new AcquireOptions { Source = "s" }).ShouldBeWaiting();
+
+        clock.AutoAdvanceAmount = TimeSpan.FromSeconds(1);
+        limiter.UpdateOptions(new AgentConcurrencyOptions { MaxParallelRuns = 4, MaxConcurrencyPerSource = 1 });
+        clock.AutoAdvanceAmount = TimeSpan.Zero;
+
+        await using var grantedFirst = await first.WaitAsync(TestSupport.Bound);
+        await using var grantedSecond = await second.WaitAsync(TestSupport.Bound);
+
+        // Granted only once y's slot is back: the release happened, after the scan.
+        await using var afterRelease = await limiter.AcquireAsync(releasedByTimer).AsTask().WaitAsync(TestSupport.Bound);
+        var status = limiter.GetStatus();
+        status.Agent("b").Active.Should().Be(1, "b was granted once");
+        status.Agents.Sum(a => a.Active).Should().Be(4, "x, a, b and y's next run hold the four run slots");
+        status.QueuedRequests.Should().Be(1, "d waits for source s");
+        sourceHolder.Dispose();
+        (await sameSource.WaitAsync(TestSupport.Bound)).Dispose();
+    }
+
+    [Fact]
+    public async Task Acquire_FromATimerTheLimitersOwnClockReadRuns_ThrowsInsteadOfChangingTheLimiterMidOperation()
+    {
+        // The same timer calling an acquire would change the queue and the gates in the middle of the operation reading
+        // the clock; it is refused with a clear error instead.
+        var clock = new FakeTimeProvider();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        using var limiter = new AgentConcurrencyLimiter(new AgentConcurrencyOptions(), clock, null, meterFactory);
+        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        Exception? refusal = null;
+        using var timer = clock.CreateTimer(
+            _ =>
+            {
+                try
+                {
+                    limiter.TryAcquire(new AgentDef("nested", 1), null, out AgentSlot _);
+                }
+                catch (Exception failure)
+                {
+                    refusal = failure;
+                }
+            },
+            null,
+            TimeSpan.FromSeconds(1),
+            Timeout.InfiniteTimeSpan);
+
+        clock.AutoAdvanceAmount = TimeSpan.FromSeconds(1);
+        await using var slot = await limiter.AcquireAsync(new AgentDef("a", 1));
+        clock.AutoAdvanceAmount = TimeSpan.Zero;
+
+        refusal.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("clock");
+        limiter.GetStatus().Agents.Should().ContainSingle(a => a.Active == 1).Which.AgentId.Should().Be("a");
+    }
 }

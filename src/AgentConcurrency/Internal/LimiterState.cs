@@ -64,6 +64,9 @@ internal sealed class LimiterState : IDisposable
     private long _sweepTicksToDrop;
     private bool _disposed;
 
+    // Set while the host's clock is read under the lock (see CalledFromOwnClockRead).
+    private bool _readingClockUnderLock;
+
     /// <param name="settings">The limits to start with.</param>
     /// <param name="timeProvider">The clock.</param>
     /// <param name="telemetry">Where logs, metrics and traces go.</param>
@@ -133,6 +136,7 @@ internal sealed class LimiterState : IDisposable
     private bool TryGrantOrEnqueue(
         string agentId, int declaredLimit, AcquireOptions options, CancellationToken cancellationToken, out AgentSlot slot, out Waiter? waiter, out ConcurrencyErrorCode blocker)
     {
+        ThrowIfCalledFromOwnClockRead();
         var work = default(AfterLockWork);
         try
         {
@@ -169,6 +173,7 @@ internal sealed class LimiterState : IDisposable
     /// <summary>Grants a request whose needs all fit now; otherwise changes nothing and returns the limit in its way.</summary>
     private bool TryGrantAtOnce(string agentId, int declaredLimit, AcquireOptions options, out AgentSlot slot, out ConcurrencyErrorCode blocker)
     {
+        ThrowIfCalledFromOwnClockRead();
         var work = default(AfterLockWork);
         try
         {
@@ -273,6 +278,7 @@ internal sealed class LimiterState : IDisposable
     /// </summary>
     public ConcurrencyErrorCode? FindBlocker(string agentId, int declaredLimit, AcquireOptions options)
     {
+        ThrowIfCalledFromOwnClockRead();
         lock (_sync)
         {
             ThrowIfDisposed();
@@ -289,6 +295,7 @@ internal sealed class LimiterState : IDisposable
     /// <summary>One agent's numbers as they stand; an agent without a gate has nothing active or queued.</summary>
     public GateLoad ReadLoad(string agentId, int declaredLimit)
     {
+        ThrowIfCalledFromOwnClockRead();
         lock (_sync)
         {
             return _gates.TryGetValue(agentId, out var gate)
@@ -315,6 +322,7 @@ internal sealed class LimiterState : IDisposable
 
     public SlotResult TryAcquireSessionSlot(string sessionId)
     {
+        ThrowIfCalledFromOwnClockRead();
         lock (_sync)
         {
             ThrowIfDisposed();
@@ -336,6 +344,7 @@ internal sealed class LimiterState : IDisposable
 
     public SlotResult TryAcquireRunSlot(string sessionId, string runId)
     {
+        ThrowIfCalledFromOwnClockRead();
         var work = default(AfterLockWork);
         try
         {
@@ -382,6 +391,11 @@ internal sealed class LimiterState : IDisposable
 
     public void ReleaseRunSlot(string runId)
     {
+        if (_readingClockUnderLock && DeferredFromInsideTheLock(static state => state.Owner.ReleaseRunSlot(state.RunId), (Owner: this, RunId: runId)))
+        {
+            return;
+        }
+
         var work = default(AfterLockWork);
         try
         {
@@ -404,6 +418,11 @@ internal sealed class LimiterState : IDisposable
 
     public void ReleaseSessionSlot(string sessionId)
     {
+        if (_readingClockUnderLock && DeferredFromInsideTheLock(static state => state.Owner.ReleaseSessionSlot(state.SessionId), (Owner: this, SessionId: sessionId)))
+        {
+            return;
+        }
+
         var work = default(AfterLockWork);
         try
         {
@@ -450,6 +469,13 @@ internal sealed class LimiterState : IDisposable
     /// <param name="ran">False for a grant handed straight back unused, which an adaptive limit must not take for a run.</param>
     public void Release(RunRecord run, long version, bool ran = true)
     {
+        // Checked by its flag first: a release is the hot path, and the flag spares it the thread-id lookup.
+        if (_readingClockUnderLock
+            && DeferredFromInsideTheLock(static state => state.Owner.Release(state.Run, state.Version, state.Ran), (Owner: this, Run: run, Version: version, Ran: ran)))
+        {
+            return;
+        }
+
         var work = default(AfterLockWork);
         try
         {
@@ -496,6 +522,11 @@ internal sealed class LimiterState : IDisposable
     /// <summary>Marks the run a slot was granted for as overloaded, unless that grant is no longer current.</summary>
     public void ReportOverload(RunRecord run, long version)
     {
+        if (_readingClockUnderLock && DeferredFromInsideTheLock(static state => state.Owner.ReportOverload(state.Run, state.Version), (Owner: this, Run: run, Version: version)))
+        {
+            return;
+        }
+
         lock (_sync)
         {
             // Under the lock: a stale slot must not mark a later run that reuses the record.
@@ -509,6 +540,7 @@ internal sealed class LimiterState : IDisposable
     /// <summary>Every agent's limit in force: each gate's, and each adaptive agent's learned limit while it has no gate.</summary>
     public List<KeyValuePair<string, int>> ReadLimits()
     {
+        ThrowIfCalledFromOwnClockRead();
         lock (_sync)
         {
             // A disposed limiter limits nothing: its series end, though a meter from the host's factory outlives it.
@@ -537,6 +569,7 @@ internal sealed class LimiterState : IDisposable
 
     public ConcurrencyStatus GetStatus()
     {
+        ThrowIfCalledFromOwnClockRead();
         AgentGate?[] gates;
         GateNumbers[] numbers;
         Waiter?[] waiters;
@@ -561,7 +594,16 @@ internal sealed class LimiterState : IDisposable
 
             // The snapshot keeps these waiters: none of them may serve another wait (see FinishWait).
             _statusSnapshots = unchecked(_statusSnapshots + 1);
-            clock = ClockReading.Now(_timeProvider);
+            _readingClockUnderLock = true;
+            try
+            {
+                clock = ClockReading.Now(_timeProvider);
+            }
+            finally
+            {
+                _readingClockUnderLock = false;
+            }
+
             counts = new GlobalReading(_sessions.Count, _activeRuns, _settings.MaxParallelSessions, _settings.MaxParallelRuns);
         }
 
@@ -589,6 +631,7 @@ internal sealed class LimiterState : IDisposable
     /// <returns>Whether anything changed; false also after disposal.</returns>
     public bool ApplySettings(LimiterSettings settings)
     {
+        ThrowIfCalledFromOwnClockRead();
         lock (_updateSync)
         {
             var work = default(AfterLockWork);
@@ -631,6 +674,11 @@ internal sealed class LimiterState : IDisposable
 
     public void Dispose()
     {
+        if (DeferredFromInsideTheLock(static state => state.Dispose(), this))
+        {
+            return;
+        }
+
         var work = default(AfterLockWork);
         try
         {
@@ -808,11 +856,13 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>
-    /// The host's clock as a run starts or ends, for its duration; null if the clock fails, which must not keep a run from
-    /// starting or ending (nor leave one half-done under the lock), as it must not keep a wait from ending.
+    /// The host's clock as a run starts, for its duration; null if the clock fails, which must not keep a run from starting
+    /// (nor leave one half-done under the lock), as it must not keep a wait from ending. Read under the lock, flagged so
+    /// that what the read runs cannot re-enter the operation (see <see cref="CalledFromOwnClockRead"/>).
     /// </summary>
-    private long? TimestampOrNull()
+    private long? TimestampUnderLockOrNull()
     {
+        _readingClockUnderLock = true;
         try
         {
             return _timeProvider.GetTimestamp();
@@ -820,6 +870,51 @@ internal sealed class LimiterState : IDisposable
         catch (Exception failure) when (failure is not (OutOfMemoryException or StackOverflowException))
         {
             return null;
+        }
+        finally
+        {
+            _readingClockUnderLock = false;
+        }
+    }
+
+    /// <summary>How long a run has lasted, read under the lock as <see cref="TimestampUnderLockOrNull"/> reads its start: null if the clock fails.</summary>
+    private TimeSpan? ElapsedUnderLockOrNull(long startedTimestamp)
+    {
+        _readingClockUnderLock = true;
+        try
+        {
+            return _timeProvider.GetElapsedTime(startedTimestamp);
+        }
+        catch (Exception failure) when (failure is not (OutOfMemoryException or StackOverflowException))
+        {
+            return null;
+        }
+        finally
+        {
+            _readingClockUnderLock = false;
+        }
+    }
+
+    /// <summary>
+    /// Whether the caller runs inside this limiter's own read of the host's clock under its lock, which the lock would let
+    /// in again: a <see cref="TimeProvider"/> that runs due timers when read (FakeTimeProvider with AutoAdvanceAmount) runs
+    /// their callbacks right there, in the middle of an operation. The flag is read first, so that other calls pay no
+    /// thread-id lookup; a thread that sees it set while another thread reads the clock does not hold the lock.
+    /// </summary>
+    private bool CalledFromOwnClockRead() => _readingClockUnderLock && _sync.IsHeldByCurrentThread;
+
+    /// <summary>
+    /// Refuses a call that would read or change the limiter in the middle of the operation whose clock read runs it (see
+    /// <see cref="CalledFromOwnClockRead"/>). Releases, cancellations and disposal are put off until the operation is done
+    /// instead (<see cref="DeferredFromInsideTheLock"/>); acquires and reads cannot wait for it, as their callers wait for them.
+    /// </summary>
+    private void ThrowIfCalledFromOwnClockRead()
+    {
+        if (CalledFromOwnClockRead())
+        {
+            throw new InvalidOperationException(
+                "The limiter was called from a timer that its own clock ran while the limiter read it, in the middle of an operation. "
+                + "Only releases, cancellations and disposal may be: they take effect once that operation is done.");
         }
     }
 
@@ -872,6 +967,13 @@ internal sealed class LimiterState : IDisposable
 
     private void Cancel(Waiter waiter)
     {
+        // Its token's timer may run on the host's clock, inside a read of it under the lock (see DeferredFromInsideTheLock).
+        // A scan that reaches the waiter first cancels it itself.
+        if (DeferredFromInsideTheLock(static waiter => waiter.Owner.Cancel(waiter), waiter))
+        {
+            return;
+        }
+
         lock (_sync)
         {
             // Already granted or failed: whoever took it out of the queue completes it; a late cancel changes nothing.
@@ -933,11 +1035,12 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>
-    /// Queues a timer's callback to the thread pool if it was called from inside this limiter's lock, and says so. The
-    /// lock is held while the host's clock is read for a run's start (a run timed for <c>slot.duration</c>, or one its
-    /// adaptive limit learns from) and for a status snapshot, and a <see cref="TimeProvider"/> that runs due timers when
-    /// read (FakeTimeProvider with AutoAdvanceAmount) runs them right there, in the middle of that operation: a queue
-    /// timeout would take a waiter out of the queue a scan is walking. Queued, it runs once the operation is done.
+    /// Queues a callback to the thread pool if it was called from inside this limiter's lock, and says so. The lock is held
+    /// while the host's clock is read for a run's start or end (a run timed for <c>slot.duration</c>, or one its adaptive
+    /// limit learns from) and for a status snapshot, and a <see cref="TimeProvider"/> that runs due timers when read
+    /// (FakeTimeProvider with AutoAdvanceAmount) runs them right there, in the middle of that operation: a queue timeout,
+    /// a cancellation by a token on that clock or a slot released by the host's own timer would change the queue a scan
+    /// is walking. Queued, it runs once the operation is done.
     /// </summary>
     private bool DeferredFromInsideTheLock<TState>(Action<TState> callback, TState state)
     {
@@ -1480,7 +1583,7 @@ internal sealed class LimiterState : IDisposable
         run.StartedTimestamp = 0;
         if (run.Timed || run.AdaptiveLimit is not null)
         {
-            if (TimestampOrNull() is { } started)
+            if (TimestampUnderLockOrNull() is { } started)
             {
                 run.StartedTimestamp = started;
             }
@@ -1515,8 +1618,8 @@ internal sealed class LimiterState : IDisposable
 
         // A run started before its agent's adaptive settings changed ran under a limit the new one knows nothing of. A run
         // whose end the host's clock cannot time ends all the same, and teaches nothing.
-        var sample = run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate?.Adaptive) && TimestampOrNull() is { } endedAt
-            ? new RunSample(_timeProvider.GetElapsedTime(run.StartedTimestamp, endedAt), run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch)
+        var sample = run.AdaptiveLimit is { } adaptive && ReferenceEquals(adaptive, gate?.Adaptive) && ElapsedUnderLockOrNull(run.StartedTimestamp) is { } ran
+            ? new RunSample(ran, run.Overloaded, run.TookLastSlot, run.AdaptiveEpoch)
             : (RunSample?)null;
         if (gate is not null)
         {
