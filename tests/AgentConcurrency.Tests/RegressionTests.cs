@@ -53,6 +53,44 @@ public class RegressionTests
     }
 
     [Fact]
+    public async Task Cancel_AfterTheGrantOfARequestThatStartedARunOthersJoined_LeavesTheRunToThem()
+    {
+        // Found in review: a request cancelled between its grant and its caller taking it gives its grant back. When that
+        // grant started a run another request had joined meanwhile, the give-back ended the run under the one that joined:
+        // its slot no longer held anything, and the agent's slot went to the next request while it still ran.
+        using var limiter = TestSupport.CreateLimiter();
+        var agent = new AgentDef("a", 1);
+        var holder = await limiter.AcquireAsync(agent);
+        using var cancellation = new CancellationTokenSource();
+        AgentSlot joined = default;
+        var joinedRun = false;
+
+        var canceled = limiter.AcquireAsync(
+            agent,
+            new AcquireOptions
+            {
+                RunId = "r",
+                OnQueued = _ =>
+                {
+                    // While its caller still sets the wait up: the release grants it run r, another request joins r, and
+                    // then its caller cancels.
+                    holder.Dispose();
+                    joinedRun = limiter.TryAcquire(agent, new AcquireOptions { RunId = "r" }, out joined);
+                    cancellation.Cancel();
+                },
+            },
+            cancellation.Token).AsTask();
+
+        await FluentActions.Awaiting(() => canceled.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
+        joinedRun.Should().BeTrue("r was active when the second request asked to join it");
+        joined.IsHeld.Should().BeTrue("the cancelled request started r, but r is the joined request's now");
+        limiter.GetStatus().Agent("a").Active.Should().Be(1);
+        limiter.TryAcquire(agent, null, out _).Should().BeFalse("r still holds the agent's one slot");
+        joined.Dispose();
+        limiter.GetStatus().Agent("a").Active.Should().Be(0);
+    }
+
+    [Fact]
     public async Task AcquireAsync_TimerCannotBeCreated_TheRequestLeavesTheQueueAndNothingLeaks()
     {
         var time = new TimerFailingTimeProvider();

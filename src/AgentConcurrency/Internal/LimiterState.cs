@@ -359,6 +359,7 @@ internal sealed class LimiterState : IDisposable
                             $"Run '{runId}' is active in session '{active.Session?.Id ?? "(none)"}', not '{sessionId}'.", nameof(runId));
                     }
 
+                    active.Joined = true;
                     return SlotResult.Success;
                 }
 
@@ -506,6 +507,13 @@ internal sealed class LimiterState : IDisposable
 
                 if (!ran)
                 {
+                    // Handed back unused by the request that started it, after others joined it: the run is theirs, and
+                    // ends with them. (A request that only joined hands nothing back: see Waiter.ReturnUnwantedGrant.)
+                    if (run.Joined)
+                    {
+                        return;
+                    }
+
                     run.AdaptiveLimit = null;
                 }
 
@@ -1300,6 +1308,10 @@ internal sealed class LimiterState : IDisposable
                 ScanUnsynchronized(ref work);
             }
         }
+        else
+        {
+            run.Joined = true;
+        }
 
         SettleLimitTransitionsUnsynchronized(ref work);
         slot = new AgentSlot(run, TimeSpan.Zero);
@@ -1425,7 +1437,11 @@ internal sealed class LimiterState : IDisposable
                 else if (run is not null || FindBlockerUnsynchronized(gate.Active, gate.Limit, waiter.SessionId, waiter.Source) is null)
                 {
                     waiter.JoinedRun = run is not null;
-                    if (run is null)
+                    if (run is not null)
+                    {
+                        run.Joined = true;
+                    }
+                    else
                     {
                         run = waiter.SessionId is null && waiter.RunId is null && waiter.Source is null && IsPlainGate(gate)
                             ? StartPlainRunUnsynchronized(gate, ref work)

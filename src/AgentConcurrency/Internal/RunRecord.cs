@@ -52,6 +52,12 @@ internal sealed class RunRecord(LimiterState owner, string agentId, string? sess
     /// <summary>Whether its holder reported overload (<see cref="AgentSlot.ReportOverload"/>).</summary>
     public bool Overloaded { get; set; }
 
+    /// <summary>
+    /// Whether a request other than the one that started it joined it (by its run id, or TryAcquireRunSlot): a grant its
+    /// starter then hands back unused leaves the run to them.
+    /// </summary>
+    public bool Joined { get; set; }
+
     public RunRecord? SessionPrevious { get; set; }
 
     public RunRecord? SessionNext { get; set; }
@@ -101,5 +107,6 @@ internal sealed class RunRecord(LimiterState owner, string agentId, string? sess
         AdaptiveEpoch = 0;
         TookLastSlot = false;
         Overloaded = false;
+        Joined = false;
     }
 }
