@@ -91,6 +91,46 @@ public class RegressionTests
     }
 
     [Fact]
+    public async Task Cancel_OfEveryRequestGrantedARunBeforeAnyTookIt_EndsTheRun()
+    {
+        // Found in review of the fix above: with the starter's give-back skipped once the run was joined, and a joiner's
+        // give-back skipped always, a run whose every request was cancelled before taking its grant was never ended.
+        using var limiter = TestSupport.CreateLimiter();
+        var agent = new AgentDef("a", 1);
+        var holder = await limiter.AcquireAsync(agent);
+        using var cancellation = new CancellationTokenSource();
+        Task<AgentSlot>? joining = null;
+
+        var starting = limiter.AcquireAsync(
+            agent,
+            new AcquireOptions
+            {
+                RunId = "r",
+                OnQueued = _ => joining = limiter.AcquireAsync(
+                    agent,
+                    new AcquireOptions
+                    {
+                        RunId = "r",
+                        OnQueued = _ =>
+                        {
+                            // Both wait: the release starts r for the first and lets the second join it; then both cancel.
+                            holder.Dispose();
+                            cancellation.Cancel();
+                        },
+                    },
+                    cancellation.Token).AsTask(),
+            },
+            cancellation.Token).AsTask();
+
+        await FluentActions.Awaiting(() => starting.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
+        joining.Should().NotBeNull();
+        await FluentActions.Awaiting(() => joining!.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
+        limiter.GetStatus().Agent("a").Active.Should().Be(0, "nobody took r, so it ended");
+        limiter.TryAcquire(agent, null, out var next).Should().BeTrue();
+        next.Dispose();
+    }
+
+    [Fact]
     public async Task AcquireAsync_TimerCannotBeCreated_TheRequestLeavesTheQueueAndNothingLeaks()
     {
         var time = new TimerFailingTimeProvider();

@@ -359,7 +359,7 @@ internal sealed class LimiterState : IDisposable
                             $"Run '{runId}' is active in session '{active.Session?.Id ?? "(none)"}', not '{sessionId}'.", nameof(runId));
                     }
 
-                    active.Joined = true;
+                    active.Holders++;
                     return SlotResult.Success;
                 }
 
@@ -507,9 +507,9 @@ internal sealed class LimiterState : IDisposable
 
                 if (!ran)
                 {
-                    // Handed back unused by the request that started it, after others joined it: the run is theirs, and
-                    // ends with them. (A request that only joined hands nothing back: see Waiter.ReturnUnwantedGrant.)
-                    if (run.Joined)
+                    // Handed back unused by one of several requests granted this run (its starter, or one that joined):
+                    // the run stays with the others, and ends with them.
+                    if (--run.Holders > 0)
                     {
                         return;
                     }
@@ -530,11 +530,8 @@ internal sealed class LimiterState : IDisposable
     /// <summary>Marks the run a slot was granted for as overloaded, unless that grant is no longer current.</summary>
     public void ReportOverload(RunRecord run, long version)
     {
-        if (_readingClockUnderLock && DeferredFromInsideTheLock(static state => state.Owner.ReportOverload(state.Run, state.Version), (Owner: this, Run: run, Version: version)))
-        {
-            return;
-        }
-
+        // Not put off when called from inside the lock (see DeferredFromInsideTheLock): it only marks the run, which a run's
+        // end reads after its clock read, and a release put off after it must still find the mark.
         lock (_sync)
         {
             // Under the lock: a stale slot must not mark a later run that reuses the record.
@@ -1310,7 +1307,7 @@ internal sealed class LimiterState : IDisposable
         }
         else
         {
-            run.Joined = true;
+            run.Holders++;
         }
 
         SettleLimitTransitionsUnsynchronized(ref work);
@@ -1436,10 +1433,9 @@ internal sealed class LimiterState : IDisposable
                 }
                 else if (run is not null || FindBlockerUnsynchronized(gate.Active, gate.Limit, waiter.SessionId, waiter.Source) is null)
                 {
-                    waiter.JoinedRun = run is not null;
                     if (run is not null)
                     {
-                        run.Joined = true;
+                        run.Holders++;
                     }
                     else
                     {
@@ -1547,6 +1543,7 @@ internal sealed class LimiterState : IDisposable
         var run = RentRunUnsynchronized(gate, sessionId, runId);
         run.Gate = gate;
         run.Source = source;
+        run.Holders = 1;
         if (gate is not null)
         {
             gate.Active++;

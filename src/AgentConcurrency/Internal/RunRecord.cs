@@ -53,10 +53,11 @@ internal sealed class RunRecord(LimiterState owner, string agentId, string? sess
     public bool Overloaded { get; set; }
 
     /// <summary>
-    /// Whether a request other than the one that started it joined it (by its run id, or TryAcquireRunSlot): a grant its
-    /// starter then hands back unused leaves the run to them.
+    /// How many requests were granted it and have not handed their grant back unused: its starter, and each that joined it
+    /// by its run id or named it in TryAcquireRunSlot. A grant handed back unused ends the run only if it was the last;
+    /// any holder's release ends it for all.
     /// </summary>
-    public bool Joined { get; set; }
+    public int Holders { get; set; }
 
     public RunRecord? SessionPrevious { get; set; }
 
@@ -107,6 +108,6 @@ internal sealed class RunRecord(LimiterState owner, string agentId, string? sess
         AdaptiveEpoch = 0;
         TookLastSlot = false;
         Overloaded = false;
-        Joined = false;
+        Holders = 0;
     }
 }

@@ -97,9 +97,6 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
 
     public AgentSlot GrantedSlot { get; set; }
 
-    /// <summary>Whether the grant joined a run that was already active, rather than starting one.</summary>
-    public bool JoinedRun { get; set; }
-
     public Exception? Failure { get; set; }
 
     /// <summary>Whether it left the queue because its caller's token was cancelled.</summary>
@@ -140,16 +137,10 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
     public ValueTask<AgentSlot> AsValueTask() => new(this, _completion.Version);
 
     /// <summary>
-    /// Gives back a grant its caller will not take (it cancelled, or its OnQueued threw): a run it started goes back; a
-    /// run it only joined belongs to whoever started it, and stays.
+    /// Gives back a grant its caller will not take (it cancelled, or its OnQueued threw). The run ends only if no other
+    /// request was granted it too (see <see cref="RunRecord.Holders"/>): a run it started or joined stays with the others.
     /// </summary>
-    public void ReturnUnwantedGrant()
-    {
-        if (!JoinedRun)
-        {
-            GrantedSlot.ReturnUnused();
-        }
-    }
+    public void ReturnUnwantedGrant() => GrantedSlot.ReturnUnused();
 
     /// <summary>
     /// Dates the wait: called by its caller once out of the lock it was queued under, so that no wait reads the clock under
@@ -297,7 +288,6 @@ internal sealed class Waiter : IValueTaskSource<AgentSlot>
         OnQueued = null;
         CancellationToken = default;
         GrantedSlot = default;
-        JoinedRun = false;
         Failure = null;
         Canceled = false;
         Wait = default;
