@@ -131,6 +131,45 @@ public class RegressionTests
     }
 
     [Fact]
+    public async Task OnQueued_ThrowsForTheStarterOfARunWhoseJoinerCancelled_EndsTheRun()
+    {
+        // The same, by the other way a grant goes back unused: the starter's OnQueued throws after its grant.
+        using var limiter = TestSupport.CreateLimiter();
+        var agent = new AgentDef("a", 1);
+        var holder = await limiter.AcquireAsync(agent);
+        using var cancellation = new CancellationTokenSource();
+        Task<AgentSlot>? joining = null;
+
+        var starting = limiter.AcquireAsync(
+            agent,
+            new AcquireOptions
+            {
+                RunId = "r",
+                OnQueued = _ =>
+                {
+                    joining = limiter.AcquireAsync(
+                        agent,
+                        new AcquireOptions
+                        {
+                            RunId = "r",
+                            OnQueued = _ =>
+                            {
+                                holder.Dispose();
+                                cancellation.Cancel();
+                            },
+                        },
+                        cancellation.Token).AsTask();
+                    throw new InvalidOperationException("late");
+                },
+            }).AsTask();
+
+        await FluentActions.Awaiting(() => starting.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<InvalidOperationException>();
+        joining.Should().NotBeNull();
+        await FluentActions.Awaiting(() => joining!.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
+        limiter.GetStatus().Agent("a").Active.Should().Be(0, "neither request took r, so it ended");
+    }
+
+    [Fact]
     public async Task AcquireAsync_TimerCannotBeCreated_TheRequestLeavesTheQueueAndNothingLeaks()
     {
         var time = new TimerFailingTimeProvider();
