@@ -489,10 +489,8 @@ public class RegressionTests
         // runs due timers when read (FakeTimeProvider with AutoAdvanceAmount) ran a queued request's timeout inside the
         // scan that was granting the request ahead of it; the scan went on to the request that had just left, and threw.
         var clock = new FakeTimeProvider();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meterFactory = services.GetRequiredService<IMeterFactory>();
-        using var limiter = new AgentConcurrencyLimiter(new AgentConcurrencyOptions { MaxParallelRuns = 1 }, clock, null, meterFactory);
-        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        using var timing = new LimiterTimingItsRuns(new AgentConcurrencyOptions { MaxParallelRuns = 1 }, clock);
+        var limiter = timing.Limiter;
         await using var holder = await limiter.AcquireAsync(new AgentDef("x", 1));
         var first = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
         var timingOut = limiter.AcquireAsync(new AgentDef("b", 1), new AcquireOptions { QueueTimeout = TimeSpan.FromSeconds(1) }).ShouldBeWaiting();
@@ -529,10 +527,8 @@ public class RegressionTests
         // was cancelled inside the scan's clock read; its callback took the next request out of the queue the scan was
         // walking, and the scan took it out again: the queue lost the requests behind it and UpdateOptions threw.
         var clock = new FakeTimeProvider();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meterFactory = services.GetRequiredService<IMeterFactory>();
-        using var limiter = new AgentConcurrencyLimiter(new AgentConcurrencyOptions { MaxParallelRuns = 1 }, clock, null, meterFactory);
-        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        using var timing = new LimiterTimingItsRuns(new AgentConcurrencyOptions { MaxParallelRuns = 1 }, clock);
+        var limiter = timing.Limiter;
         await using var holder = await limiter.AcquireAsync(new AgentDef("x", 1));
         using var cancellation = new CancellationTokenSource(TimeSpan.FromSeconds(1), clock);
         var first = limiter.AcquireAsync(new AgentDef("a", 1)).ShouldBeWaiting();
@@ -560,11 +556,8 @@ public class RegressionTests
         // and its release scanned the queue inside the scan: it granted the request the outer scan was about to reach,
         // which the outer scan then granted a second time.
         var clock = new FakeTimeProvider();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meterFactory = services.GetRequiredService<IMeterFactory>();
-        using var limiter = new AgentConcurrencyLimiter(
-            new AgentConcurrencyOptions { MaxParallelRuns = 2, MaxConcurrencyPerSource = 1 }, clock, null, meterFactory);
-        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        using var timing = new LimiterTimingItsRuns(new AgentConcurrencyOptions { MaxParallelRuns = 2, MaxConcurrencyPerSource = 1 }, clock);
+        var limiter = timing.Limiter;
         var releasedByTimer = new AgentDef("y", 1);
         var sourceHolder = await limiter.AcquireAsync(new AgentDef("x", 1), new AcquireOptions { Source = "s" });
         var timed = await limiter.AcquireAsync(releasedByTimer);
@@ -598,10 +591,8 @@ public class RegressionTests
         // The same timer calling an acquire would change the queue and the gates in the middle of the operation reading
         // the clock; it is refused with a clear error instead.
         var clock = new FakeTimeProvider();
-        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var meterFactory = services.GetRequiredService<IMeterFactory>();
-        using var limiter = new AgentConcurrencyLimiter(new AgentConcurrencyOptions(), clock, null, meterFactory);
-        using var slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        using var timing = new LimiterTimingItsRuns(new AgentConcurrencyOptions(), clock);
+        var limiter = timing.Limiter;
         Exception? refusal = null;
         using var timer = clock.CreateTimer(
             _ =>
@@ -625,5 +616,31 @@ public class RegressionTests
 
         refusal.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Contain("clock");
         limiter.GetStatus().Agents.Should().ContainSingle(a => a.Active == 1).Which.AgentId.Should().Be("a");
+    }
+
+    /// <summary>
+    /// A limiter on <c>clock</c> whose runs are timed: someone listens to <c>slot.duration</c>, so a run's start reads the
+    /// clock under the limiter's lock, where a clock that runs due timers when read runs them.
+    /// </summary>
+    private sealed class LimiterTimingItsRuns : IDisposable
+    {
+        private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        private readonly MetricCollector<double> _slotDuration;
+
+        public LimiterTimingItsRuns(AgentConcurrencyOptions options, FakeTimeProvider clock)
+        {
+            var meterFactory = _services.GetRequiredService<IMeterFactory>();
+            Limiter = new AgentConcurrencyLimiter(options, clock, null, meterFactory);
+            _slotDuration = new MetricCollector<double>(meterFactory, "AgentConcurrency", "agent_concurrency.slot.duration");
+        }
+
+        public AgentConcurrencyLimiter Limiter { get; }
+
+        public void Dispose()
+        {
+            _slotDuration.Dispose();
+            Limiter.Dispose();
+            _services.Dispose();
+        }
     }
 }

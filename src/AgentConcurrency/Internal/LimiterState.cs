@@ -392,7 +392,7 @@ internal sealed class LimiterState : IDisposable
 
     public void ReleaseRunSlot(string runId)
     {
-        if (_readingClockUnderLock && DeferredFromInsideTheLock(static state => state.Owner.ReleaseRunSlot(state.RunId), (Owner: this, RunId: runId)))
+        if (DeferredFromInsideTheLock(static state => state.Owner.ReleaseRunSlot(state.RunId), (Owner: this, RunId: runId)))
         {
             return;
         }
@@ -419,7 +419,7 @@ internal sealed class LimiterState : IDisposable
 
     public void ReleaseSessionSlot(string sessionId)
     {
-        if (_readingClockUnderLock && DeferredFromInsideTheLock(static state => state.Owner.ReleaseSessionSlot(state.SessionId), (Owner: this, SessionId: sessionId)))
+        if (DeferredFromInsideTheLock(static state => state.Owner.ReleaseSessionSlot(state.SessionId), (Owner: this, SessionId: sessionId)))
         {
             return;
         }
@@ -470,9 +470,7 @@ internal sealed class LimiterState : IDisposable
     /// <param name="ran">False for a grant handed straight back unused, which an adaptive limit must not take for a run.</param>
     public void Release(RunRecord run, long version, bool ran = true)
     {
-        // Checked by its flag first: a release is the hot path, and the flag spares it the thread-id lookup.
-        if (_readingClockUnderLock
-            && DeferredFromInsideTheLock(static state => state.Owner.Release(state.Run, state.Version, state.Ran), (Owner: this, Run: run, Version: version, Ran: ran)))
+        if (DeferredFromInsideTheLock(static state => state.Owner.Release(state.Run, state.Version, state.Ran), (Owner: this, Run: run, Version: version, Ran: ran)))
         {
             return;
         }
@@ -1040,16 +1038,17 @@ internal sealed class LimiterState : IDisposable
     }
 
     /// <summary>
-    /// Queues a callback to the thread pool if it was called from inside this limiter's lock, and says so. The lock is held
-    /// while the host's clock is read for a run's start or end (a run timed for <c>slot.duration</c>, or one its adaptive
-    /// limit learns from) and for a status snapshot, and a <see cref="TimeProvider"/> that runs due timers when read
-    /// (FakeTimeProvider with AutoAdvanceAmount) runs them right there, in the middle of that operation: a queue timeout,
-    /// a cancellation by a token on that clock or a slot released by the host's own timer would change the queue a scan
-    /// is walking. Queued, it runs once the operation is done.
+    /// Queues a callback to the thread pool if it was called from inside this limiter's own clock read under its lock (see
+    /// <see cref="CalledFromOwnClockRead"/>), and says so. The lock is held while the host's clock is read for a run's
+    /// start or end (a run timed for <c>slot.duration</c>, or one its adaptive limit learns from) and for a status
+    /// snapshot, and a <see cref="TimeProvider"/> that runs due timers when read (FakeTimeProvider with AutoAdvanceAmount)
+    /// runs them right there, in the middle of that operation: a queue timeout, a cancellation by a token on that clock or
+    /// a slot released by the host's own timer would change the queue a scan is walking. Queued, it runs once the
+    /// operation is done.
     /// </summary>
     private bool DeferredFromInsideTheLock<TState>(Action<TState> callback, TState state)
     {
-        if (!_sync.IsHeldByCurrentThread)
+        if (!CalledFromOwnClockRead())
         {
             return false;
         }
