@@ -90,50 +90,14 @@ public class RegressionTests
         limiter.GetStatus().Agent("a").Active.Should().Be(0);
     }
 
-    [Fact]
-    public async Task Cancel_OfEveryRequestGrantedARunBeforeAnyTookIt_EndsTheRun()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GiveBack_ByEveryRequestGrantedARunBeforeAnyTookIt_EndsTheRun(bool starterOnQueuedThrows)
     {
         // Found in review of the fix above: with the starter's give-back skipped once the run was joined, and a joiner's
-        // give-back skipped always, a run whose every request was cancelled before taking its grant was never ended.
-        using var limiter = TestSupport.CreateLimiter();
-        var agent = new AgentDef("a", 1);
-        var holder = await limiter.AcquireAsync(agent);
-        using var cancellation = new CancellationTokenSource();
-        Task<AgentSlot>? joining = null;
-
-        var starting = limiter.AcquireAsync(
-            agent,
-            new AcquireOptions
-            {
-                RunId = "r",
-                OnQueued = _ => joining = limiter.AcquireAsync(
-                    agent,
-                    new AcquireOptions
-                    {
-                        RunId = "r",
-                        OnQueued = _ =>
-                        {
-                            // Both wait: the release starts r for the first and lets the second join it; then both cancel.
-                            holder.Dispose();
-                            cancellation.Cancel();
-                        },
-                    },
-                    cancellation.Token).AsTask(),
-            },
-            cancellation.Token).AsTask();
-
-        await FluentActions.Awaiting(() => starting.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
-        joining.Should().NotBeNull();
-        await FluentActions.Awaiting(() => joining!.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
-        limiter.GetStatus().Agent("a").Active.Should().Be(0, "nobody took r, so it ended");
-        limiter.TryAcquire(agent, null, out var next).Should().BeTrue();
-        next.Dispose();
-    }
-
-    [Fact]
-    public async Task OnQueued_ThrowsForTheStarterOfARunWhoseJoinerCancelled_EndsTheRun()
-    {
-        // The same, by the other way a grant goes back unused: the starter's OnQueued throws after its grant.
+        // give-back skipped always, a run whose every request gave its grant back before taking it was never ended. A grant
+        // goes back unused two ways: its caller cancels, or its OnQueued throws after the grant.
         using var limiter = TestSupport.CreateLimiter();
         var agent = new AgentDef("a", 1);
         var holder = await limiter.AcquireAsync(agent);
@@ -154,19 +118,36 @@ public class RegressionTests
                             RunId = "r",
                             OnQueued = _ =>
                             {
+                                // Both wait: the release starts r for the first and lets the second join it; then the
+                                // second cancels.
                                 holder.Dispose();
                                 cancellation.Cancel();
                             },
                         },
                         cancellation.Token).AsTask();
-                    throw new InvalidOperationException("late");
+                    if (starterOnQueuedThrows)
+                    {
+                        throw new InvalidOperationException("late");
+                    }
                 },
-            }).AsTask();
+            },
+            cancellation.Token).AsTask();
 
-        await FluentActions.Awaiting(() => starting.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<InvalidOperationException>();
+        var startingFails = FluentActions.Awaiting(() => starting.WaitAsync(TestSupport.Bound));
+        if (starterOnQueuedThrows)
+        {
+            await startingFails.Should().ThrowAsync<InvalidOperationException>();
+        }
+        else
+        {
+            await startingFails.Should().ThrowAsync<OperationCanceledException>();
+        }
+
         joining.Should().NotBeNull();
         await FluentActions.Awaiting(() => joining!.WaitAsync(TestSupport.Bound)).Should().ThrowAsync<OperationCanceledException>();
-        limiter.GetStatus().Agent("a").Active.Should().Be(0, "neither request took r, so it ended");
+        limiter.GetStatus().Agent("a").Active.Should().Be(0, "nobody took r, so it ended");
+        limiter.TryAcquire(agent, null, out var next).Should().BeTrue();
+        next.Dispose();
     }
 
     [Fact]
